@@ -1,0 +1,51 @@
+"""`tandem-rl` command line: thin wrappers that parse arguments and call one function each.
+
+Each subcommand lives next to the code it drives, in a module exposing ``add_arguments(parser)`` and ``run(args)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help). Modules are imported only when their command runs (fast --help).
+COMMANDS = {
+    "train": ("tandem_rl.train.command", "Train a senior with tandem RL or vanilla GRPO (rollout.schedule=solo)."),
+    "eval": ("tandem_rl.eval.command", "Solo / handoff pass@k, legibility, drift for one or more checkpoints."),
+    "report": ("tandem_rl.report.command", "Build a self-contained HTML report from run and eval folders."),
+    "world": ("tandem_rl.world.command", "The embedded synthetic-math world: `world build` re-creates the shipped models."),
+    "demo": ("tandem_rl.world.demo", "Train GRPO and tandem arms on the embedded world, evaluate, report (no downloads)."),
+    "config": ("tandem_rl.config_command", "Print every config field with its default and help text."),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="tandem-rl", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
+        p._tandem_module = module  # resolved lazily in main()
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.print_help() if not argv or argv[0] in ("-h", "--help") else parser.parse_args(argv)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    module = importlib.import_module(COMMANDS[argv[0]][0])
+    sub = argparse.ArgumentParser(prog=f"tandem-rl {argv[0]}", description=COMMANDS[argv[0]][1])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    try:
+        return int(module.run(args) or 0)
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

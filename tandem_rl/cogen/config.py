@@ -1,0 +1,32 @@
+"""Rollout settings: the schedule that decides who writes each token, and each model's sampling settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+
+@dataclass
+class RolloutConfig:
+    schedule: str = field(default="word", metadata={"help": (
+        "Who writes each token: solo (senior only = vanilla GRPO), junior (junior only), word (the paper's "
+        "training schedule: author redrawn ~ Bernoulli(p) after each word-initial token or after redraw_cap tokens), "
+        "token (per-token Bernoulli(p)), paragraph (reasoning-step handoff: senior first, strict alternation after "
+        "each token that ends a blank line), chunk (chunk_size tokens per side, senior first). Jiao et al. 2026, §3.")})
+    p: float = field(default=0.5, metadata={"help": "Probability that a redraw picks the senior (word/token). Paper: 0.5."})
+    redraw_cap: int = field(default=32, metadata={"help": (
+        "K: force a redraw after this many tokens without one, so long runs without spaces (LaTeX) are not "
+        "monopolised. Paper: 32.")})
+    chunk_size: int = field(default=16, metadata={"help": "Tokens per turn for the chunk schedule."})
+    max_new_tokens: int = field(default=3000, metadata={"help": "Response budget per row. Paper: 3000."})
+    temperature: float = field(default=0.6, metadata={"help": "Senior sampling temperature; 0 = greedy. Paper training: 0.6."})
+    top_p: float = field(default=1.0, metadata={"help": "Senior nucleus sampling mass (1.0 = off)."})
+    top_k: int = field(default=0, metadata={"help": "Senior top-k (0 = off)."})
+    junior_temperature: Optional[float] = field(default=None, metadata={"help": (
+        "Junior sampling temperature; null = same as the senior's.")})
+    junior_top_p: Optional[float] = field(default=None, metadata={"help": "Junior top_p; null = same as the senior's."})
+    junior_top_k: Optional[int] = field(default=None, metadata={"help": "Junior top_k; null = same as the senior's."})
+    stop_token_ids: list[int] = field(default_factory=list, metadata={"help": (
+        "Extra token ids that end a row (finish_reason 'stop'), besides the tokenizer's EOS ids.")})
+    p_end: Optional[float] = field(default=None, metadata={"help": (
+        "Training only: anneal p linearly from `p` to this value over training (null = constant p).")})
