@@ -1,0 +1,122 @@
+"""Loading the senior, the junior and their tokenizer, the same way for a 1M-parameter toy and Qwen3-4B.
+
+Names accepted for a model:
+- a local folder saved with ``save_pretrained`` (safetensors), or a hub name where a hub is reachable;
+- ``path/to/model.gguf`` (transformers' GGUF loader; quantised weights are dequantised to ``dtype``);
+- ``world:senior`` / ``world:junior``: the embedded demo models shipped inside the package.
+
+The junior is always frozen: ``requires_grad_(False)``, ``eval()``; it never gets an optimizer or a wrapper.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from pathlib import Path
+
+import torch
+
+DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
+          "float16": torch.float16, "fp16": torch.float16}
+
+
+def resolve_device(device: str | None) -> torch.device:
+    """'auto' -> cuda if available, else cpu."""
+    if device in (None, "", "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str) -> torch.dtype:
+    try:
+        return DTYPES[dtype]
+    except KeyError:
+        raise ValueError(f"model.dtype {dtype!r} is not one of {sorted(DTYPES)}") from None
+
+
+def _split_gguf(name: str) -> tuple[str, dict]:
+    """'dir/file.gguf' -> ('dir', {'gguf_file': 'file.gguf'}); anything else unchanged."""
+    if name.endswith(".gguf"):
+        p = Path(name)
+        return str(p.parent), {"gguf_file": p.name}
+    return name, {}
+
+
+def resolve_name(name: str) -> str:
+    """Expand ``world:<name>`` to the shipped checkpoint folder; other names pass through."""
+    if name.startswith("world:"):
+        from tandem_rl.world.assets import asset_dir
+
+        return str(asset_dir(name.split(":", 1)[1]))
+    return name
+
+
+def load_tokenizer(name: str):
+    from transformers import AutoTokenizer
+
+    path, extra = _split_gguf(resolve_name(name))
+    try:
+        tok = AutoTokenizer.from_pretrained(path, **extra)
+    except OSError as err:
+        raise OSError(f"could not load a tokenizer from {name!r}: {err}") from err
+    if tok.pad_token_id is None:
+        # Padding is internal to our batching (always masked out); any id works, EOS is the usual choice.
+        tok.pad_token = tok.eos_token
+    return tok
+
+
+def load_model(name: str, *, dtype: str = "float32", device: str | None = "auto"):
+    """Load a causal LM as a plain ``nn.Module`` on ``device`` in ``dtype`` (eval mode)."""
+    from transformers import AutoModelForCausalLM
+
+    path, extra = _split_gguf(resolve_name(name))
+    try:
+        model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype), **extra)
+    except OSError as err:
+        raise OSError(f"could not load a model from {name!r}: {err}") from err
+    if getattr(model, "hf_quantizer", None) is not None:
+        # GGUF weights arrive dequantised; forget the quantizer so the model can be trained and saved.
+        model.hf_quantizer = None
+        if hasattr(model.config, "quantization_config"):
+            del model.config.quantization_config
+    return model.to(resolve_device(device)).eval()
+
+
+def freeze(model):
+    """Make ``model`` a frozen junior: no gradients, eval mode."""
+    model.requires_grad_(False)
+    return model.eval()
+
+
+def load_pair(model_cfg):
+    """(senior, junior, tokenizer) from a ``ModelConfig``; junior ``None`` in the config = frozen copy of the senior."""
+    tok = load_tokenizer(model_cfg.tokenizer or model_cfg.senior)
+    senior = load_model(model_cfg.senior, dtype=model_cfg.dtype, device=model_cfg.device)
+    if model_cfg.junior is None:
+        junior = copy.deepcopy(senior)
+        if model_cfg.junior_device:
+            junior = junior.to(resolve_device(model_cfg.junior_device))
+    else:
+        junior = load_model(model_cfg.junior, dtype=model_cfg.dtype,
+                            device=model_cfg.junior_device or model_cfg.device)
+    return senior, freeze(junior), tok
+
+
+def save_pretrained_atomic(model, tokenizer, path: str | os.PathLike) -> None:
+    """Write an HF folder (safetensors + tokenizer) to ``path`` via a temporary sibling and one rename."""
+    import shutil
+    import tempfile
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        if tokenizer is not None:
+            tokenizer.save_pretrained(tmp)
+        if path.exists():
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)

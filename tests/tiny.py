@@ -1,0 +1,84 @@
+"""Tiny, deterministic test fixtures: a real byte-level BPE tokenizer with a chat template, and tiny HF causal LMs.
+
+Built from code in well under a second, so every test module can use them without downloads::
+
+    tok = tiny_tokenizer()                      # PreTrainedTokenizerFast, byte-level BPE, ChatML template
+    senior = tiny_model(tok, seed=0)            # LlamaForCausalLM, ~100k params
+    junior = tiny_model(tok, seed=1, arch="qwen3", hidden=32)
+"""
+
+from __future__ import annotations
+
+import functools
+
+import torch
+
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
+    "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
+)
+
+_CORPUS = [
+    "Tom has 12 apples and buys 7 more. How many apples does he have now?",
+    "12 plus 7 is 19. The answer is \\boxed{19}.",
+    "First, compute 3 times 4 = 12.\n\nThen add 5: 12 + 5 = 17.\n\nSo the answer is \\boxed{17}.",
+    "Let x be the number. Then 2x + 3 = 11, so x = 4. Answer: \\boxed{4}",
+    "The fraction \\frac{1}{2} equals 0.5, and \\sqrt{8} = 2\\sqrt{2}.",
+    "Please reason step by step, and put your final answer within \\boxed{}.",
+]
+
+
+@functools.lru_cache(maxsize=None)
+def _tokenizer_json() -> str:
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=300,
+        special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(_CORPUS * 20, trainer=trainer)
+    return tok.to_str()
+
+
+def tiny_tokenizer():
+    """A fresh PreTrainedTokenizerFast (byte-level BPE; EOS = <|im_end|>; pad = <|endoftext|>; ChatML template)."""
+    from tokenizers import Tokenizer
+    from transformers import PreTrainedTokenizerFast
+
+    tok = PreTrainedTokenizerFast(
+        tokenizer_object=Tokenizer.from_str(_tokenizer_json()),
+        eos_token="<|im_end|>",
+        pad_token="<|endoftext|>",
+        bos_token=None,
+    )
+    tok.chat_template = CHAT_TEMPLATE
+    return tok
+
+
+def tiny_model(tok=None, *, seed: int = 0, arch: str = "llama", hidden: int = 64, layers: int = 2,
+               heads: int = 4, vocab_size: int | None = None):
+    """A randomly initialised tiny causal LM whose vocabulary matches ``tok`` (fp32, eval mode)."""
+    from transformers import LlamaConfig, LlamaForCausalLM, Qwen3Config, Qwen3ForCausalLM
+
+    tok = tok or tiny_tokenizer()
+    v = vocab_size or len(tok)
+    common = dict(vocab_size=v, hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                  num_attention_heads=heads, num_key_value_heads=heads, max_position_embeddings=512,
+                  eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id, bos_token_id=None,
+                  tie_word_embeddings=True)
+    torch.manual_seed(seed)
+    if arch == "llama":
+        model = LlamaForCausalLM(LlamaConfig(**common))
+    elif arch == "qwen3":
+        model = Qwen3ForCausalLM(Qwen3Config(head_dim=hidden // heads, **common))
+    else:
+        raise ValueError(arch)
+    # Larger-than-default init so that tiny random models have peaked, varied next-token distributions.
+    with torch.no_grad():
+        model.get_input_embeddings().weight.normal_(0.0, 1.0)
+    return model.eval()
