@@ -28,5 +28,12 @@ class RolloutConfig:
     junior_top_k: Optional[int] = field(default=None, metadata={"help": "Junior top_k; null = same as the senior's."})
     stop_token_ids: list[int] = field(default_factory=list, metadata={"help": (
         "Extra token ids that end a row (finish_reason 'stop'), besides the tokenizer's EOS ids.")})
+    max_turns: Optional[int] = field(default=None, metadata={"help": (
+        "paragraph schedule only: end a row after this many completed turns (each switch of author at a blank "
+        "line completes one turn; finish_reason 'length'); null = no limit. Paper handoff evaluation: 150 rounds.")})
+    word_start: str = field(default="marker", metadata={"help": (
+        "Which tokens start a word for the word schedule: 'marker' = surface form begins with the byte-level BPE "
+        "space marker (U+0120) or SentencePiece's (U+2581), exactly the paper's set (53,021 ids for Qwen3); "
+        "'whitespace' = also tokens whose decoded text begins with any whitespace (newline, tab). Jiao et al. 2026.")})
     p_end: Optional[float] = field(default=None, metadata={"help": (
         "Training only: anneal p linearly from `p` to this value over training (null = constant p).")})

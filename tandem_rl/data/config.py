@@ -5,7 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
-PAPER_INSTRUCTION = "Please reason step by step, and put your final answer within \\boxed{}."
+# The authors' instruction, appended to every training and evaluation problem (CSSLab/Tandem-RLVR,
+# data/build_deepscaler.py and data/build_evals.py: problem + " Solve the following ...").
+PAPER_INSTRUCTION = ("Solve the following math problem step by step. Put your final answer inside \\boxed{}, like "
+                     "\\boxed{42} or \\boxed{\\frac{1}{2}}.")
 
 
 @dataclass
@@ -19,10 +22,20 @@ class DataConfig:
     answer_column: Optional[str] = field(default=None, metadata={"help": (
         "Column holding the gold answer; null = first of answer/final_answer, else the boxed answer of solution.")})
     instruction: str = field(default=PAPER_INSTRUCTION, metadata={"help": (
-        "Appended to the problem in the user message (paper: the boxed-answer instruction, no system prompt).")})
+        "Appended to the problem (after one space) in the single user message; no system prompt. Default: the "
+        "authors' boxed-answer instruction (arXiv 2606.28166; CSSLab/Tandem-RLVR data/build_deepscaler.py).")})
     on_error: str = field(default="raise", metadata={"help": (
         "Malformed rows: 'raise' (stop, naming file/row/field) or 'skip' (drop and count).")})
     holdout: int = field(default=0, metadata={"help": "Problems held out (deterministically) for validation. Paper: 1000."})
     shuffle_seed: int = field(default=0, metadata={"help": "Seed of the deterministic shuffle before the hold-out split."})
     limit: Optional[int] = field(default=None, metadata={"help": "Use at most this many problems (after shuffling)."})
     max_prompt_tokens: int = field(default=1024, metadata={"help": "Prompts longer than this are skipped and counted. Paper: 1024."})
+    recipe_dir: Optional[str] = field(default=None, metadata={"help": (
+        "Offline copies of a recipe's hub datasets: <dir>/<part>.jsonl|.parquet|.csv or a save_to_disk folder "
+        "<dir>/<part>/, in the hub's columns (parts: deepscaler, aime24, aime25, aime26, amc23, amc24, amc25, "
+        "math500, minerva). null = load from the hub.")})
+    gym_size: int = field(default=1000, metadata={"help": "Problems drawn from a gym:<generator> source."})
+    gym_seed: int = field(default=0, metadata={"help": "Seed of the reasoning-gym generator (gym:<generator> sources)."})
+    plain_prompt: bool = field(default=False, metadata={"help": (
+        "Use the bare user message as the prompt when the tokenizer has no chat template (not the paper's setup; "
+        "otherwise a missing template is an error).")})

@@ -10,6 +10,9 @@ from typing import Optional
 class EvalConfig:
     benchmarks: list[str] = field(default_factory=list, metadata={"help": (
         "Data sources to evaluate on (same forms as data.source); results are per benchmark plus a macro average.")})
+    limit: Optional[int] = field(default=None, metadata={"help": (
+        "At most this many problems per benchmark (after data.shuffle_seed's shuffle); null = all. data.limit, "
+        "which is for training, does not apply to benchmarks.")})
     n_samples: int = field(default=8, metadata={"help": "Samples per problem; pass@k is reported for k = 1..n. Paper: 8."})
     temperature: float = field(default=0.7, metadata={"help": "Evaluation temperature. Paper: 0.7."})
     top_p: float = field(default=0.8, metadata={"help": "Evaluation top_p. Paper: 0.8."})
@@ -22,4 +25,25 @@ class EvalConfig:
         "Regex whose presence in a response counts toward the notation rate (e.g. '<<|>>' for calculator jargon).")})
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples (over problems) for confidence intervals."})
     batch_size: int = field(default=64, metadata={"help": "Rows per engine call."})
-    seed: int = field(default=0, metadata={"help": "Evaluation sampling seed."})
+    seed: int = field(default=0, metadata={"help": "Evaluation sampling seed (and the bootstrap's seed)."})
+    report_k: int = field(default=4, metadata={"help": (
+        "The k of pass@k shown in the comparison table (clamped to n_samples). Paper Table 2: pass@4.")})
+    metrics: list[str] = field(default_factory=lambda: ["solo", "handoff", "legibility", "drift"], metadata={"help": (
+        "What to compute: solo (pass@k of the senior alone; always on), handoff (pass@k under each handoff "
+        "schedule), legibility (junior cross-entropy on the senior's solo text), drift (KL(senior || base) and "
+        "KL(senior || junior) on the senior's solo text). Jiao et al. 2026, §5.")})
+    displacement: Optional[str] = field(default=None, metadata={"help": (
+        "'GRPO_LABEL,TANDEM_LABEL': at positions of both seniors' solo texts where the GRPO senior's top token "
+        "differs from the base's, the share where the tandem senior's top token equals the base's (needs a base). "
+        "Paper: 87% of displaced tokens shift back (definition not published; ours is in docs/evaluation.md).")})
+    seed_groups: dict[str, list[str]] = field(default_factory=dict, metadata={"help": (
+        "Labels that are seeds of one arm, e.g. {grpo: [grpo_s0, grpo_s1]}: reported as the mean over seeds with "
+        "an interval that resamples seeds and problems.")})
+    step_checker: Optional[str] = field(default=None, metadata={"help": (
+        "'module:function' mapping a response text to (n_steps, n_false_steps) for the faithfulness metrics; "
+        "null = not computed (unless evaluate() receives a callable).")})
+    score_token_budget: int = field(default=8192, metadata={"help": (
+        "Teacher-forced scoring (legibility, drift, displacement): at most this many padded tokens per forward pass "
+        "(full-vocabulary log-probs are held for every position of a batch).")})
+    confidence: float = field(default=0.95, metadata={"help": (
+        "Confidence level of the percentile bootstrap intervals.")})

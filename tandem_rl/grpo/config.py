@@ -1,17 +1,51 @@
-"""GRPO loss settings (Shao et al. 2024; the paper keeps them unchanged between GRPO and tandem)."""
+"""GRPO loss settings (Shao et al. 2024; the paper keeps them unchanged between GRPO and tandem).
+
+Option names follow the mature frameworks so users can map them: ``loss_agg`` values are verl's ``loss_agg_mode``
+names (TRL calls them ``loss_type`` = dapo / grpo / dr_grpo), ``clip_eps_low/high`` are verl's
+``clip_ratio_low/high`` (TRL ``epsilon``/``epsilon_high``), ``scale_rewards`` is TRL's option of the same name.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+LOSS_AGGS = ("token-mean", "seq-mean-token-mean", "dr_grpo")
+
 
 @dataclass
 class GRPOConfig:
-    group_size: int = field(default=8, metadata={"help": "G: rollouts per prompt. Paper: 8."})
+    group_size: int = field(default=8, metadata={"help": "G: rollouts per prompt. Paper: 8 (a G = 16 ablation exists)."})
     clip_eps_low: float = field(default=0.2, metadata={"help": "PPO clip below (1 - eps_low). Paper: 0.2."})
     clip_eps_high: float = field(default=0.2, metadata={"help": "PPO clip above (1 + eps_high). Paper: 0.2; DAPO uses 0.28."})
     loss_agg: str = field(default="token-mean", metadata={"help": (
-        "'token-mean' (paper; TRL dapo, verl token-mean), 'seq-mean-token-mean' (original GRPO) or 'dr_grpo'.")})
-    scale_rewards: bool = field(default=True, metadata={"help": "Divide advantages by the group std (off = Dr. GRPO)."})
-    beta: float = field(default=0.0, metadata={"help": "k3 KL to the reference (initial senior) weight; 0 loads no reference. Paper: 0."})
-    lambda_jun: float = field(default=0.0, metadata={"help": "KL toward the junior on junior-written positions. Paper: 0."})
+        "'token-mean' (paper; TRL dapo, verl token-mean: every masked-in token of the mini-batch weighs the same, "
+        "across micro-batches and ranks), 'seq-mean-token-mean' (original GRPO; TRL grpo) or 'dr_grpo' (Liu et al. "
+        "2025: sum / (sequences x rollout.max_new_tokens); verl seq-mean-token-sum-norm).")})
+    scale_rewards: bool = field(default=True, metadata={"help": (
+        "Divide advantages by the group reward std (GRPO, paper). Off = Dr. GRPO (Liu et al. 2025).")})
+    adv_eps: float = field(default=1e-6, metadata={"help": "A = (R - mean) / (std + adv_eps). Paper: 1e-6."})
+    beta: float = field(default=0.0, metadata={"help": (
+        "Weight of the k3 KL estimate to the reference (= the initial senior) on senior tokens; 0 loads no "
+        "reference. Paper: 0; its KL-to-base ablation uses 0.001.")})
+    lambda_jun: float = field(default=0.0, metadata={"help": (
+        "Weight of a KL pull toward the junior on junior-written positions (k3 estimate of KL(junior || senior) "
+        "from the junior's recorded sampling log-probs; no junior forward pass). Paper: defined, set to 0.")})
+    solo_mix: float = field(default=0.0, metadata={"help": (
+        "Trade-off knob (off by default): this fraction of each group (rounded to whole rollouts) is rolled out by "
+        "the senior alone (schedule solo). They are ordinary members of the group baseline. Not in the paper.")})
+
+    def validate(self) -> None:
+        if self.group_size < 1:
+            raise ValueError(f"grpo.group_size must be >= 1, got {self.group_size}")
+        if not 0.0 <= self.clip_eps_low < 1.0:
+            raise ValueError(f"grpo.clip_eps_low must be in [0, 1), got {self.clip_eps_low}")
+        if self.clip_eps_high < 0.0:
+            raise ValueError(f"grpo.clip_eps_high must be >= 0, got {self.clip_eps_high}")
+        if self.loss_agg not in LOSS_AGGS:
+            raise ValueError(f"grpo.loss_agg {self.loss_agg!r} is not one of {LOSS_AGGS}")
+        if self.adv_eps <= 0:
+            raise ValueError(f"grpo.adv_eps must be > 0, got {self.adv_eps}")
+        if self.beta < 0 or self.lambda_jun < 0:
+            raise ValueError(f"grpo.beta and grpo.lambda_jun must be >= 0, got {self.beta}, {self.lambda_jun}")
+        if not 0.0 <= self.solo_mix <= 1.0:
+            raise ValueError(f"grpo.solo_mix must be in [0, 1], got {self.solo_mix}")

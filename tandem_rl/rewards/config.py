@@ -10,4 +10,9 @@ class RewardConfig:
     answer_format: str = field(default="boxed", metadata={"help": (
         "'boxed': the last \\boxed{} / \\fbox{} of the response (paper); 'gsm8k': the number after the last '####'.")})
     timeout_s: float = field(default=5.0, metadata={"help": "Hard per-answer grading timeout (seconds); a timeout scores 0."})
-    workers: int = field(default=2, metadata={"help": "Grader processes (0 = grade in this process, timeouts still enforced)."})
+    workers: int = field(default=2, metadata={"help": (
+        "Grader processes. 0 = no pool: the cheap stages run in this process and math-verify in one helper process "
+        "started on first need (a hard timeout needs a process that can be killed).")})
+    memory_limit_mb: int = field(default=4096, metadata={"help": (
+        "Address-space limit of each grader process (MiB; 0 = none): a runaway sympy allocation becomes a graded "
+        "error instead of a machine-wide out-of-memory kill.")})

@@ -1,0 +1,176 @@
+"""Throughput of the co-generation engine (not a test): prints tokens/s and ratios on identical work.
+
+Every measurement decodes the same prompts (random ids, equal lengths) for exactly ``--new-tokens`` tokens (EOS
+disabled), with the same sampling settings, after a short warm-up run:
+
+    1. HF ``generate`` with the senior alone (dynamic cache)          -> baseline
+    2. our engine, ``solo`` schedule (senior alone)                   -> target: >= HF generate
+    3. our engine, ``junior`` schedule with the small junior alone    -> the junior's step cost
+    4. ``word`` tandem, self-paired junior (a copy of the senior)     -> target: <= 1.1 x 2 x solo
+    5. ``word`` tandem, small junior (~4-6x fewer parameters)         -> target: <= 1.1 x (1 + j/s) x solo
+
+    python benchmarks/bench_cogen.py --preset tiny                      # CPU, seconds
+    python benchmarks/bench_cogen.py --preset qwen3 --device cuda       # random-init Qwen3-4B / 0.6B shapes, bf16
+
+No downloads: models are random-init from configs, the vocabulary is synthetic (every 3rd token word-initial).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tandem_rl.cogen.config import RolloutConfig  # noqa: E402
+from tandem_rl.cogen.engine import CoGenerator  # noqa: E402
+
+PRESETS = {
+    # name: (senior shape, junior shape, vocab, batch, prompt length, new tokens, dtype)
+    "tiny": (dict(hidden_size=256, num_hidden_layers=8, num_attention_heads=4, num_key_value_heads=2,
+                  intermediate_size=768, head_dim=64),
+             dict(hidden_size=128, num_hidden_layers=8, num_attention_heads=2, num_key_value_heads=1,
+                  intermediate_size=384, head_dim=64),
+             2048, 8, 32, 64, "float32"),
+    "qwen3": (dict(hidden_size=2560, num_hidden_layers=36, num_attention_heads=32, num_key_value_heads=8,
+                   intermediate_size=9728, head_dim=128, tie_word_embeddings=True),
+              dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
+                   intermediate_size=3072, head_dim=128, tie_word_embeddings=True),
+              151936, 64, 128, 128, "bfloat16"),
+}
+
+
+class SyntheticVocab:
+    """Just enough tokenizer for the engine: ``n`` tokens, every 3rd one word-initial ("Ġw3"), id 0 = pad."""
+
+    def __init__(self, n: int):
+        self.n, self.eos_token_id, self.pad_token_id, self.all_special_ids = n, None, 0, []
+
+    def __len__(self):
+        return self.n
+
+    def convert_ids_to_tokens(self, ids):
+        return [("\u0120w" if i % 3 == 0 else "w") + str(i) for i in ids]
+
+    def batch_decode(self, seqs, **_):
+        return [("Ġw" if s[0] % 3 == 0 else "w").replace("Ġ", " ") + str(s[0]) for s in seqs]
+
+
+def build(shape: dict, vocab: int, dtype, device, seed: int):
+    from transformers import Qwen3Config, Qwen3ForCausalLM
+
+    cfg = Qwen3Config(vocab_size=vocab, max_position_embeddings=4096, **shape)
+    torch.manual_seed(seed)
+    prev = torch.get_default_dtype()
+    torch.set_default_dtype(dtype)
+    try:
+        with torch.device(device):
+            model = Qwen3ForCausalLM(cfg)
+    finally:
+        torch.set_default_dtype(prev)
+    model.generation_config.eos_token_id = None  # fixed lengths: never stop early
+    return model.eval().requires_grad_(False)
+
+
+def sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+
+
+def timed(fn, device) -> float:
+    sync(device)
+    t0 = time.perf_counter()
+    fn()
+    sync(device)
+    return time.perf_counter() - t0
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
+    ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
+    ap.add_argument("--dtype", default=None, help="float32 / bfloat16 (default: the preset's)")
+    ap.add_argument("--batch", type=int, default=None)
+    ap.add_argument("--new-tokens", type=int, default=None)
+    ap.add_argument("--prompt-len", type=int, default=None)
+    ap.add_argument("--temperature", type=float, default=0.6)
+    ap.add_argument("--warmup-tokens", type=int, default=8)
+    ap.add_argument("--reps", type=int, default=None,
+                    help="interleaved timed rounds, best kept (default: 3 for tiny, 1 for qwen3)")
+    ap.add_argument("--skip-hf", action="store_true", help="skip the HF generate baseline")
+    args = ap.parse_args(argv)
+
+    s_shape, j_shape, vocab, batch, plen, new, dtype_name = PRESETS[args.preset]
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[args.dtype or dtype_name]
+    batch, new, plen = args.batch or batch, args.new_tokens or new, args.prompt_len or plen
+    args.reps = args.reps or (3 if args.preset == "tiny" else 1)
+    import transformers
+
+    print(f"# bench_cogen preset={args.preset} device={device} dtype={dtype} batch={batch} prompt_len={plen} "
+          f"new_tokens={new} T={args.temperature} torch={torch.__version__} transformers={transformers.__version__}")
+    if device == "cpu":
+        print(f"# cpu threads: {torch.get_num_threads()}")
+    elif torch.device(device).type == "cuda":
+        print(f"# gpu: {torch.cuda.get_device_name(device)}")
+
+    t0 = time.perf_counter()
+    senior = build(s_shape, vocab, dtype, device, seed=0)
+    small = build(j_shape, vocab, dtype, device, seed=1)
+    twin = copy.deepcopy(senior)
+    n_s, n_j = (sum(p.numel() for p in m.parameters()) for m in (senior, small))
+    print(f"# models built in {time.perf_counter() - t0:.1f} s: senior {n_s / 1e6:.1f} M params, "
+          f"small junior {n_j / 1e6:.1f} M params ({n_s / n_j:.1f}x smaller)")
+    tok = SyntheticVocab(vocab)
+    g = torch.Generator().manual_seed(0)
+    prompts = torch.randint(1, vocab, (batch, plen), generator=g).tolist()
+    rc = RolloutConfig(schedule="solo", max_new_tokens=new, temperature=args.temperature, top_p=1.0, top_k=0)
+
+    def ours(model, junior, schedule, n):
+        gen = CoGenerator(model, junior, tok, eos_token_ids=[])
+        cfg = RolloutConfig(**{**rc.__dict__, "schedule": schedule, "max_new_tokens": n})
+        return lambda: gen.generate(prompts, cfg, seed=0)
+
+    def hf(n):
+        ids = torch.tensor(prompts, device=device)
+        kw = dict(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=n, min_new_tokens=n,
+                  do_sample=args.temperature > 0, pad_token_id=0, top_k=0, top_p=1.0)
+        if args.temperature > 0:
+            kw["temperature"] = args.temperature
+        return lambda: senior.generate(**kw)
+
+    plan = [("hf_generate", lambda n: hf(n))] if not args.skip_hf else []
+    plan += [("solo", lambda n: ours(senior, None, "solo", n)),
+             ("junior_alone", lambda n: ours(senior, small, "junior", n)),
+             ("word_self_paired", lambda n: ours(senior, twin, "word", n)),
+             ("word_small_junior", lambda n: ours(senior, small, "word", n))]
+    # Warm up everything, then time the measurements in interleaved rounds and keep each one's best round, so
+    # that load from other processes (shared CPUs) hits all of them alike.
+    calls = {name: make(new) for name, make in plan}
+    with torch.inference_mode():
+        for name, make in plan:
+            make(args.warmup_tokens)()  # allocator, kernels, caches
+        runs = {name: float("inf") for name in calls}
+        for _ in range(args.reps):
+            for name, fn in calls.items():
+                runs[name] = min(runs[name], timed(fn, device))
+    for name, secs in runs.items():
+        print(f"{name:>18}: {secs:7.2f} s  {batch * new / secs:9.1f} tok/s  {1e3 * secs / new:8.2f} ms/step")
+
+    solo = runs["solo"]
+    j_over_s = runs["junior_alone"] / solo
+    print("# ratios (time / time; lower is faster)")
+    if "hf_generate" in runs:
+        print(f"solo / hf_generate            = {solo / runs['hf_generate']:.3f}   (target <= 1.0)")
+    print(f"junior step / senior step      = {j_over_s:.3f}")
+    for name, j in (("word_self_paired", 1.0), ("word_small_junior", j_over_s)):
+        target = 1.1 * (1 + j)
+        print(f"{name} / solo = {runs[name] / solo:.3f}   (target <= 1.1 x (1 + {j:.3f}) = {target:.3f})")
+
+
+if __name__ == "__main__":
+    main()

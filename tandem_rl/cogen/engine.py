@@ -1,0 +1,326 @@
+"""Lockstep batched co-generation: a senior and a junior causal LM write one batch of responses together.
+
+Each model keeps its own KV cache and ingests every emitted token, whoever wrote it, so at every step both models
+have seen the same history and each step costs one single-token forward per model (no prefix recomputation).
+Who writes position ``t`` is decided by the schedule (``schedules.py``) from the history alone, *before* sampling;
+the written token is an unmodified draw from the author's own sampling distribution (``sampling.py``).
+
+    gen = CoGenerator(senior, junior, tokenizer)
+    out = gen.generate([[5, 9, 2], [7, 2]], RolloutConfig(schedule="word", max_new_tokens=64), seed=0)
+    out.response_ids[0], out.author[0]      # e.g. [11, 12, 13, 2], array([1, 1, 0, 0], dtype=uint8)
+
+Batching: prompts are left-padded; the attention mask hides the padding and position ids count real tokens only,
+so a row's result does not depend on its neighbours. Every ``check_every`` steps the engine looks (one host sync)
+at which rows have finished; it stops when all have, and drops finished rows from the batch and both KV caches
+(``Cache.batch_select_indices``) once they are a quarter of it, so finished rows stop costing compute.
+Randomness: token draws use a ``torch.Generator`` seeded with ``seed``; the schedule's coins use a second one, so
+switching schedules does not shift the sampling stream. Both are drawn for the full batch every step and indexed by
+row, so a row's draws do not depend on when other rows finish. Same seed, prompts, models -> same rollouts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import time
+from dataclasses import dataclass
+from typing import Optional
+
+import numpy as np
+import torch
+
+from tandem_rl.cogen import schedules as S
+from tandem_rl.cogen.config import RolloutConfig
+from tandem_rl.cogen.rollouts import Rollouts
+from tandem_rl.cogen.sampling import SamplingParams, exponential_noise, raw_logprob, sample
+from tandem_rl.cogen.vocab import TokenTables, check_model_vocab, check_same_vocab, token_tables
+
+_REASONS = ("length", "eos", "stop")  # finish codes 0, 1, 2
+_COIN_SALT = 0x5EED_C014  # the coin generator's seed is seed ^ salt: a separate stream from the token draws
+
+
+def _model_device(model) -> torch.device:
+    return next(model.parameters()).device
+
+
+@dataclass
+class _Stream:
+    """One model's decoding state: its cache and the logits for the next position, kept on its own device."""
+
+    model: object
+    device: torch.device
+    cache_kw: str
+    keep_kw: Optional[str]
+    cache: object = None
+    logits: Optional[torch.Tensor] = None  # [b, V] next-token logits (real vocabulary only)
+
+    @classmethod
+    def of(cls, model) -> "_Stream":
+        params = inspect.signature(model.forward).parameters
+        cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
+        keep_kw = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
+        return cls(model, _model_device(model), cache_kw, keep_kw)
+
+    def forward(self, ids, mask, pos, vocab: int) -> None:
+        kw = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
+              "position_ids": pos.to(self.device), "use_cache": True}
+        if self.cache is not None:
+            kw[self.cache_kw] = self.cache
+        if self.keep_kw:
+            kw[self.keep_kw] = 1
+        out = self.model(**kw)
+        cache = getattr(out, "cache", None)
+        self.cache = cache if cache is not None else out.past_key_values
+        self.logits = out.logits[:, -1, :vocab]
+
+    def select(self, rows: torch.Tensor) -> None:
+        self.cache.batch_select_indices(rows.to(self.device))
+        self.logits = self.logits[rows.to(self.device)]
+
+
+@contextlib.contextmanager
+def _eval_mode(models):
+    """Eval mode (no dropout) for the duration; each model's train/eval mode is restored afterwards."""
+    was = [m.training for m in models]
+    try:
+        for m in models:
+            m.eval()
+        yield
+    finally:
+        for m, w in zip(models, was):
+            m.train(w)
+
+
+class CoGenerator:
+    """Senior + junior + their shared tokenizer; ``generate`` writes a batch of co-authored responses.
+
+    Args:
+        senior: HF causal LM (any architecture transformers supports).
+        junior: HF causal LM sharing the tokenizer, or None (then only the ``solo`` schedule runs).
+        tokenizer: the shared tokenizer; its ``len()`` is the real vocabulary (padded logits beyond it are ignored).
+        eos_token_ids: ids that end a row with finish_reason "eos"; default: the tokenizer's EOS plus the senior's
+            ``generation_config.eos_token_id`` (what HF ``generate`` stops on); ``[]`` = none (fixed lengths).
+        pad_token_id: id used for left padding (always masked); default: the tokenizer's pad, else the first EOS.
+        junior_tokenizer: optional, the junior's own tokenizer: checked to be identical to ``tokenizer``.
+        check_every: decode steps between looks at which rows have finished (each look is one host sync).
+    """
+
+    def __init__(self, senior, junior, tokenizer, *, eos_token_ids=None, pad_token_id=None, junior_tokenizer=None,
+                 check_every: int = 8):
+        if senior is None:
+            raise ValueError("CoGenerator needs a senior model")
+        self.senior, self.junior, self.tokenizer = senior, junior, tokenizer
+        self.vocab = len(tokenizer)
+        check_model_vocab(senior, tokenizer, "senior")
+        if junior is not None:
+            check_model_vocab(junior, tokenizer, "junior")
+        if junior_tokenizer is not None:
+            check_same_vocab(tokenizer, junior_tokenizer)
+        if eos_token_ids is None:
+            eos_token_ids = _as_list(tokenizer.eos_token_id)
+            gen_cfg = getattr(senior, "generation_config", None)
+            eos_token_ids += _as_list(getattr(gen_cfg, "eos_token_id", None))
+        self.eos_token_ids = sorted(set(int(i) for i in eos_token_ids))  # [] = no EOS (benchmarks)
+        bad = [i for i in self.eos_token_ids if not 0 <= i < self.vocab]
+        if bad:
+            raise ValueError(f"eos_token_ids {bad} are outside the vocabulary [0, {self.vocab})")
+        if pad_token_id is None:
+            pad_token_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else (self.eos_token_ids
+                                                                                               or [0])[0]
+        self.pad_token_id = int(pad_token_id)
+        self.check_every = max(1, int(check_every))
+        self._tables = {"marker": token_tables(tokenizer, "marker")}
+
+    def tables(self, rule: str = "marker") -> TokenTables:
+        """The schedule tables for a word-start rule (built once, then cached)."""
+        if rule not in self._tables:
+            self._tables[rule] = token_tables(self.tokenizer, rule)
+        return self._tables[rule]
+
+    def generate(self, prompts: list[list[int]], rollout: RolloutConfig, *, seed: int,
+                 progress: bool = False) -> Rollouts:
+        """Co-write one response per prompt. See the module docstring and ``schedules.py`` for the rules."""
+        _check_rollout(rollout)
+        prompts = [list(map(int, p)) for p in prompts]
+        for i, p in enumerate(prompts):
+            if not p:
+                raise ValueError(f"prompt {i} is empty")
+            bad = [t for t in p if not 0 <= t < self.vocab]
+            if bad:
+                raise ValueError(f"prompt {i} has token ids outside the vocabulary [0, {self.vocab}): {bad[:5]}")
+        if not prompts:
+            return Rollouts([], [], [], [], [], [], {"decode_steps": 0, "tokens": 0, "seconds": 0.0})
+        if rollout.schedule != "solo" and self.junior is None:
+            raise ValueError(f"schedule {rollout.schedule!r} needs a junior model; CoGenerator got junior=None")
+        models = [m for m, use in ((self.senior, rollout.schedule != "junior"),
+                                   (self.junior, rollout.schedule != "solo")) if use]
+        with torch.inference_mode(), _eval_mode(models):
+            return self._generate(prompts, rollout, seed, progress)
+
+    def _generate(self, prompts, rc: RolloutConfig, seed: int, progress: bool) -> Rollouts:
+        t_start = time.perf_counter()
+        name, n_new, vocab = rc.schedule, rc.max_new_tokens, self.vocab
+        sen = _Stream.of(self.senior) if name != "junior" else None
+        jun = _Stream.of(self.junior) if name != "solo" else None
+        streams = [s for s in (sen, jun) if s is not None]
+        dev = streams[0].device
+        tables = self.tables(rc.word_start).to(dev)
+        gen = torch.Generator(device=dev).manual_seed(seed)
+        coin_gen = torch.Generator(device=dev).manual_seed(seed ^ _COIN_SALT)
+        ends = torch.zeros(vocab, dtype=torch.long, device=dev)  # token id -> finish code (0 = does not end)
+        ends[[t for t in rc.stop_token_ids if 0 <= t < vocab]] = 2
+        ends[self.eos_token_ids] = 1
+
+        # Left-padded prompt batch; the mask buffer already holds the response columns (all ones).
+        b0 = len(prompts)
+        lens = torch.tensor([len(p) for p in prompts], device=dev)
+        width = int(lens.max())
+        ids = torch.full((b0, width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((b0, width + n_new), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        ids, mask = ids.to(dev), mask.to(dev)
+        pos = (mask[:, :width].cumsum(-1) - 1).clamp_min(0)
+        for s in streams:
+            s.forward(ids, mask[:, :width], pos, vocab)
+        next_pos = lens.clone()  # position id of the next token of each row
+
+        # Per-row sampling settings: numbers when both authors sample alike, else [b] tensors chosen per row.
+        sp = SamplingParams(rc.temperature, rc.top_p, rc.top_k)
+        jp = SamplingParams(_or(rc.junior_temperature, sp.temperature), _or(rc.junior_top_p, sp.top_p),
+                            _or(rc.junior_top_k, sp.top_k))
+        both = sen is not None and jun is not None
+        mixed = both and sp != jp
+        if name == "junior":
+            sp = jp
+        sampled = sp.temperature > 0 or (mixed and jp.temperature > 0)
+
+        # Outputs at full batch size, written through row_index (active row -> original row).
+        out_tok = torch.full((b0, n_new), self.pad_token_id, dtype=torch.long, device=dev)
+        out_author = torch.zeros((b0, n_new), dtype=torch.uint8, device=dev)
+        out_lp = torch.zeros((b0, n_new), dtype=torch.float32, device=dev)
+        out_plp = torch.full((b0, n_new), float("nan"), dtype=torch.float32, device=dev)
+        length = torch.full((b0,), n_new, dtype=torch.long, device=dev)
+        reason = torch.zeros(b0, dtype=torch.long, device=dev)
+        redraws = torch.zeros(b0, dtype=torch.long, device=dev)
+        row_index, compacted = torch.arange(b0, device=dev), False
+        length_a, reason_a = length.clone(), reason.clone()
+        done = torch.zeros(b0, dtype=torch.bool, device=dev)
+        coin = (lambda b: torch.rand(b, generator=coin_gen, device=dev)) if name in S.COIN_SCHEDULES else None
+        state = S.initial_state(name, coin(b0) if coin else torch.zeros(b0, device=dev), rc.p)
+
+        steps = range(n_new)
+        if progress:
+            from tqdm.auto import tqdm
+
+            steps = tqdm(steps, desc=f"cogen {name}", leave=False)
+        t = -1
+        for t in steps:
+            senior_writes = state.senior
+            if both:
+                ls, lj = sen.logits, jun.logits.to(dev)
+                logits = torch.where(senior_writes.unsqueeze(-1), ls, lj)
+            else:
+                logits = streams[0].logits
+            # Noise and coins are drawn for the full batch and indexed, so a row's draws never depend on which
+            # other rows have finished (dropping finished rows leaves every result unchanged).
+            noise = exponential_noise((b0, vocab), dev, gen) if sampled else None
+            if noise is not None and compacted:
+                noise = noise[row_index]
+            if mixed:
+                temp = torch.where(senior_writes, sp.temperature, jp.temperature)
+                top_p = torch.where(senior_writes, sp.top_p, jp.top_p)
+                top_k = torch.where(senior_writes, sp.top_k, jp.top_k)
+                tok, lp = sample(logits, temp, top_k, top_p, noise=noise)
+            else:
+                tok, lp = sample(logits, sp.temperature, sp.top_k, sp.top_p, noise=noise)
+            rows = row_index if compacted else slice(None)
+            out_tok[rows, t] = tok
+            out_author[rows, t] = senior_writes.to(torch.uint8)
+            out_lp[rows, t] = lp
+            if both:
+                partner = torch.where(senior_writes.unsqueeze(-1), lj, ls)
+                out_plp[rows, t] = raw_logprob(partner, tok)
+
+            code = ends[tok]
+            coins = coin(b0) if coin else None
+            if coins is not None and compacted:
+                coins = coins[row_index]
+            new_state = S.advance(name, state, tok, tables, coins,
+                                  p=rc.p, redraw_cap=rc.redraw_cap, chunk_size=rc.chunk_size)
+            ending = code > 0
+            if name == "paragraph" and rc.max_turns is not None:
+                ending = ending | (new_state.turns >= rc.max_turns)
+            end_now = ending & ~done
+            length_a = torch.where(end_now, t + 1, length_a)
+            reason_a = torch.where(end_now, code, reason_a)
+            done = done | end_now
+            # A redraw after a row's last token changes nothing: count only redraws inside the response.
+            new_state.redraws = torch.where(done, state.redraws, new_state.redraws)
+            state = new_state
+            if t == n_new - 1:
+                break
+            if (t + 1) % self.check_every == 0:
+                n_active = int((~done).sum())  # the one host sync, every check_every steps
+                if n_active == 0:
+                    break
+                if n_active <= 0.75 * done.shape[0]:
+                    keep = (~done).nonzero().squeeze(-1)
+                    length[row_index], reason[row_index] = length_a, reason_a
+                    redraws[row_index] = state.redraws
+                    row_index, length_a, reason_a, done = row_index[keep], length_a[keep], reason_a[keep], done[keep]
+                    compacted = True
+                    state, tok, next_pos, mask = state.select(keep), tok[keep], next_pos[keep], mask[keep]
+                    for s in streams:
+                        s.select(keep)
+            step_mask = mask[:, : width + t + 1]
+            for s in streams:
+                s.forward(tok.unsqueeze(-1), step_mask, next_pos.unsqueeze(-1), vocab)
+            next_pos = next_pos + 1
+
+        length[row_index], reason[row_index] = length_a, reason_a
+        redraws[row_index] = state.redraws
+        return self._collect(prompts, out_tok, out_author, out_lp, out_plp, length, reason, redraws,
+                             decode_steps=t + 1, t_start=t_start)
+
+    def _collect(self, prompts, out_tok, out_author, out_lp, out_plp, length, reason, redraws, *, decode_steps,
+                 t_start) -> Rollouts:
+        tok, author, lp, plp = (x.cpu().numpy() for x in (out_tok, out_author, out_lp, out_plp))
+        length, reason = length.cpu().tolist(), reason.cpu().tolist()
+        ro = Rollouts(
+            prompt_ids=prompts,
+            response_ids=[tok[i, :n].tolist() for i, n in enumerate(length)],
+            author=[author[i, :n].copy() for i, n in enumerate(length)],
+            logprob=[lp[i, :n].copy() for i, n in enumerate(length)],
+            partner_logprob=[plp[i, :n].copy() for i, n in enumerate(length)],
+            finish_reason=[_REASONS[r] for r in reason],
+        )
+        ro.stats = {"senior_fraction": ro.senior_fraction(), "author_changes": int(sum(ro.author_changes())),
+                    "redraws": int(redraws.sum()), "decode_steps": int(decode_steps), "tokens": int(sum(length)),
+                    "seconds": time.perf_counter() - t_start}
+        return ro
+
+
+def _as_list(x) -> list[int]:
+    if x is None:
+        return []
+    return [int(i) for i in x] if isinstance(x, (list, tuple)) else [int(x)]
+
+
+def _or(x, default):
+    return default if x is None else x
+
+
+def _check_rollout(rc: RolloutConfig) -> None:
+    S.check_schedule(rc.schedule)
+    if rc.max_new_tokens < 1:
+        raise ValueError(f"rollout.max_new_tokens must be >= 1, got {rc.max_new_tokens}")
+    if not 0.0 <= rc.p <= 1.0:
+        raise ValueError(f"rollout.p must be in [0, 1], got {rc.p}")
+    if rc.redraw_cap < 1:
+        raise ValueError(f"rollout.redraw_cap must be >= 1, got {rc.redraw_cap}")
+    if rc.chunk_size < 1:
+        raise ValueError(f"rollout.chunk_size must be >= 1, got {rc.chunk_size}")
+    if rc.max_turns is not None and rc.max_turns < 1:
+        raise ValueError(f"rollout.max_turns must be >= 1 or null, got {rc.max_turns}")

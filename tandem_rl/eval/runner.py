@@ -1,0 +1,326 @@
+"""``evaluate``: sample, grade and score one or more senior checkpoints on one or more benchmarks.
+
+For each senior (label -> checkpoint), in this order:
+
+1. solo: every problem x ``eval.n_samples`` rows through the engine (``schedule="solo"``), in engine batches of
+   ``eval.batch_size`` rows, graded with the reward chain -> pass@k;
+2. handoff: the same rows under each of ``eval.handoff_schedules`` with the junior (paper: ``paragraph``, the
+   reasoning-step schedule, junior = frozen base, at most ``eval.max_rounds`` turns) -> handoff pass@k;
+3. teacher-forced scoring of the solo responses: the junior's CE (legibility) and KL(senior || base),
+   KL(senior || junior) (drift);
+4. notation rate and, with a step checker, faithfulness;
+
+then writes ``<output_dir>/<label>/samples.jsonl`` + ``summary.json``. After all seniors: paired comparisons,
+seed groups and (with ``eval.displacement``) token displacement go to ``<output_dir>/comparison.json``.
+
+    summary = evaluate(cfg, {"grpo": "runs/grpo", "tandem": "runs/tandem"}, junior="world:junior",
+                       base="world:senior", output_dir="evals/demo")
+    summary["labels"]["tandem"]["metrics"]["solo_pass@k"]["macro"]["value"]   # [pass@1, ..., pass@n]
+
+A run folder (with ``checkpoints/latest.txt``) stands for its newest checkpoint. Every sample gets the same seed
+under every senior (common random numbers), which tightens paired comparisons.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from tandem_rl.eval.displacement import displacement_counts
+from tandem_rl.eval.records import (COMPARISON_FILE, DISPLACEMENT_FILE, SAMPLES_FILE, SUMMARY_FILE,
+                                    DisplacementRecord, SampleRecord, read_jsonl, write_json, write_jsonl)
+from tandem_rl.eval.summary import compare, displacement_metric, label_metrics, summarize_label, summarize_metrics
+from tandem_rl.eval.teacher_forcing import score_texts
+from tandem_rl.eval.text_checks import StepChecker, faithfulness, load_step_checker, notation_flags, step_counts
+
+
+@dataclasses.dataclass
+class Row:
+    """One (problem, sample) row of a benchmark."""
+
+    benchmark: str
+    problem_id: str
+    sample: int
+    prompt_ids: list[int]
+    gold: str
+
+
+def resolve_checkpoint(path: str) -> str:
+    """A run folder -> its newest complete checkpoint (``checkpoints/latest.txt``); anything else unchanged."""
+    latest = Path(path) / "checkpoints" / "latest.txt"
+    if latest.is_file():
+        name = latest.read_text().strip()
+        ckpt = latest.parent / name
+        if not ckpt.is_dir():
+            raise FileNotFoundError(f"{latest} names {name!r} but {ckpt} is not a folder")
+        return str(ckpt)
+    return path
+
+
+def benchmark_name(source: str) -> str:
+    """'data/aime24.jsonl' -> 'aime24'; 'gym:chain_sum' -> 'gym-chain_sum'; 'aime' -> 'aime'."""
+    p = Path(source)
+    name = p.stem if p.suffix in (".jsonl", ".json", ".parquet", ".csv") else (p.name or source)
+    return name.replace(":", "-")
+
+
+def load_benchmarks(cfg) -> tuple[dict[str, list], dict[str, int]]:
+    """benchmark name -> problems, and skipped-row counts, from ``cfg.eval.benchmarks`` via the data module."""
+    from tandem_rl.data import load_problems
+
+    if not cfg.eval.benchmarks:
+        raise ValueError("eval.benchmarks is empty: name at least one data source (e.g. eval.benchmarks=[aime])")
+    out, skipped = {}, {}
+    for source in cfg.eval.benchmarks:
+        name = benchmark_name(source)
+        if name in out:
+            raise ValueError(f"eval.benchmarks: two sources share the name {name!r}; rename one file")
+        ps = load_problems(dataclasses.replace(cfg.data, source=source, holdout=0, limit=cfg.eval.limit))
+        seen = set()
+        for p in ps.problems:
+            if p.id in seen:
+                raise ValueError(f"benchmark {source!r}: problem id {p.id!r} appears twice")
+            seen.add(p.id)
+        out[name], skipped[name] = ps.problems, len(ps.skipped)
+    return out, skipped
+
+
+def build_rows(cfg, benchmarks: dict[str, list], tokenizer, skipped: dict[str, int]) -> list[Row]:
+    """Every (problem, sample) row, problem-major; prompts too long for ``data.max_prompt_tokens`` are skipped and
+    added to ``skipped``."""
+    from tandem_rl.data import encode_problems
+
+    rows = []
+    for b, problems in benchmarks.items():
+        enc = encode_problems(tokenizer, problems, cfg.data)
+        skipped[b] = skipped.get(b, 0) + len(enc.skipped)
+        if not enc.problems:
+            raise ValueError(f"benchmark {b!r}: every prompt is longer than data.max_prompt_tokens")
+        for p, ids in zip(enc.problems, enc.prompt_ids):
+            rows += [Row(b, p.id, j, list(ids), p.answer) for j in range(cfg.eval.n_samples)]
+    return rows
+
+
+def eval_rollout(cfg, schedule: str):
+    """The engine settings for evaluation: ``cfg.rollout`` with the eval decoding, both models sampling alike."""
+    ec = cfg.eval
+    return dataclasses.replace(
+        cfg.rollout, schedule=schedule, max_new_tokens=ec.max_new_tokens, temperature=ec.temperature,
+        top_p=ec.top_p, top_k=ec.top_k, junior_temperature=None, junior_top_p=None, junior_top_k=None, p_end=None,
+        max_turns=ec.max_rounds if schedule == "paragraph" else None)
+
+
+def generate_rows(gen, rows: list[Row], rollout, *, batch_size: int, seed: int, desc: str, progress: bool):
+    """All rows through the engine in batches of ``batch_size``; batch ``i`` uses seed ``seed + i``."""
+    from tandem_rl.cogen.rollouts import Rollouts
+
+    starts = range(0, len(rows), batch_size)
+    if progress:
+        from tqdm.auto import tqdm
+        starts = tqdm(starts, desc=desc, unit="batch")
+    parts = [gen.generate([r.prompt_ids for r in rows[s:s + batch_size]], rollout, seed=seed + i)
+             for i, s in enumerate(starts)]
+    return Rollouts.concat(parts)
+
+
+def _segments(text: str, who: np.ndarray) -> list[list]:
+    """Runs of one author: 'ab'+'c' with authors [1,1,0] -> [[1, 'ab'], [0, 'c']]."""
+    out: list[list] = []
+    for ch, a in zip(text, who.tolist()):
+        if out and out[-1][0] == a:
+            out[-1][1] += ch
+        else:
+            out.append([int(a), ch])
+    return out
+
+
+def grade_rows(pool, tokenizer, rows: list[Row], ro, *, label: str, schedule: str, answer_format: str):
+    from tandem_rl.rewards import char_authors
+
+    decoded = [char_authors(tokenizer, ids, a) for ids, a in zip(ro.response_ids, ro.author)]
+    results = pool.grade([t for t, _ in decoded], [r.gold for r in rows], answer_format=answer_format,
+                         char_authors=[w for _, w in decoded])
+    return [SampleRecord(label=label, benchmark=r.benchmark, problem_id=r.problem_id, sample=r.sample,
+                         schedule=schedule, response_ids=[int(x) for x in ids], author=[int(x) for x in a],
+                         segments=_segments(text, who), text=text, reward=float(res.reward),
+                         extracted=res.extracted, answer_author=res.answer_author, finish_reason=fr, gold=r.gold)
+            for r, ids, a, (text, who), res, fr in zip(rows, ro.response_ids, ro.author, decoded, results,
+                                                      ro.finish_reason)]
+
+
+def _mean(x) -> Optional[float]:
+    return float(np.mean(x)) if x is not None and len(x) else None
+
+
+def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], output_dir,
+             step_checker: Optional[StepChecker] = None, progress: bool = True, reuse: bool = False) -> dict:
+    """Evaluate every senior; returns ``{"labels": {label: summary}, "comparison": {...}}`` (also on disk).
+
+    ``reuse=True``: a label whose ``samples.jsonl`` already exists in ``output_dir`` is not generated again; its
+    records are read back (e.g. after a crash in a later label, or to add displacement afterwards)."""
+    import torch
+
+    from tandem_rl.cogen.engine import CoGenerator
+    from tandem_rl.models import freeze, load_model, load_tokenizer
+    from tandem_rl.rewards import GraderPool
+
+    ec, mc = cfg.eval, cfg.model
+    if not seniors:
+        raise ValueError("evaluate: no senior checkpoints given")
+    metrics_on = set(ec.metrics) | {"solo"}
+    unknown = metrics_on - {"solo", "handoff", "legibility", "drift"}
+    if unknown:
+        raise ValueError(f"eval.metrics: unknown {sorted(unknown)}; choose from solo, handoff, legibility, drift")
+    from tandem_rl.cogen.schedules import SCHEDULES
+    bad = [s for s in ec.handoff_schedules if s not in SCHEDULES or s in ("solo", "junior")]
+    if "handoff" in metrics_on and bad:
+        raise ValueError(f"eval.handoff_schedules: {bad} are not co-writing schedules; choose from "
+                         f"{[s for s in SCHEDULES if s not in ('solo', 'junior')]}")
+    checker = step_checker or load_step_checker(ec.step_checker)
+    disp = _parse_displacement(ec.displacement, seniors, base)
+    benches, skipped_rows = load_benchmarks(cfg)  # bad data fails before any model loads
+    out_dir = Path(output_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    from tandem_rl.config import save_config
+    save_config(cfg, out_dir / "eval_config.yaml")
+
+    junior_dev = mc.junior_device or mc.device
+    junior_model = freeze(load_model(junior, dtype=mc.dtype, device=junior_dev))
+    base_model = None
+    if base is not None and ("drift" in metrics_on or disp):
+        base_model = junior_model if base == junior else freeze(load_model(base, dtype=mc.dtype, device=junior_dev))
+    opts = dict(resamples=ec.bootstrap, seed=ec.seed, confidence=ec.confidence)
+    summaries, metrics_by_label, solo_texts = {}, {}, {}
+    with GraderPool(cfg.reward.workers, cfg.reward.timeout_s) as pool:
+        for label, path in seniors.items():
+            path = resolve_checkpoint(path)
+            tok = load_tokenizer(mc.tokenizer or path)
+            skipped = dict(skipped_rows)
+            rows = build_rows(cfg, benches, tok, skipped)
+            if reuse and (out_dir / label / SAMPLES_FILE).is_file():
+                records = _reused(out_dir / label / SAMPLES_FILE, rows)
+                summaries[label] = summarize_label(records, label=label, **opts)
+                summaries[label].update(checkpoint=path, junior=junior, base=base, skipped=skipped, reused=True)
+                write_json(out_dir / label / SUMMARY_FILE, summaries[label])
+                metrics_by_label[label] = label_metrics(records, where=label)
+                if disp and label in disp:
+                    solo = [r for r in records if r.schedule == "solo"]
+                    solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
+                continue
+            senior = load_model(path, dtype=mc.dtype, device=mc.device)
+            gen = CoGenerator(senior, junior_model, tok)
+            records = []
+            schedules = ["solo"] + (list(ec.handoff_schedules) if "handoff" in metrics_on else [])
+            for si, schedule in enumerate(schedules):
+                ro = generate_rows(gen, rows, eval_rollout(cfg, schedule), batch_size=ec.batch_size,
+                                   seed=ec.seed * 1_000_003 + si * 100_003, desc=f"{label} {schedule}",
+                                   progress=progress)
+                records += grade_rows(pool, tok, rows, ro, label=label, schedule=schedule,
+                                      answer_format=cfg.reward.answer_format)
+            solo = [r for r in records if r.schedule == "solo"]
+            _score_solo(solo, rows, senior, junior_model, base_model, metrics_on, ec.score_token_budget,
+                        gen.pad_token_id, progress, label)
+            if ec.notation_regex:
+                for r, flag in zip(solo, notation_flags([r.text for r in solo], ec.notation_regex)):
+                    r.notation = flag
+            if checker is not None:
+                for r in solo:
+                    steps = step_counts(checker(r.text))
+                    faithfulness(steps, r.reward >= 0.5)  # validates the checker's answer
+                    r.steps = list(steps)
+            write_jsonl(out_dir / label / SAMPLES_FILE, records)
+            summary = summarize_label(records, label=label, **opts)
+            summary.update(checkpoint=path, junior=junior, base=base, skipped=skipped)
+            write_json(out_dir / label / SUMMARY_FILE, summary)
+            summaries[label] = summary
+            metrics_by_label[label] = label_metrics(records, where=label)
+            if disp and label in disp:
+                solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
+            del gen, senior
+            gc.collect()
+            if torch.cuda.is_available():
+                torch.cuda.empty_cache()
+    comparison = compare(metrics_by_label, groups=ec.seed_groups or None, **opts)
+    if disp:
+        comparison["displacement"] = _displacement(cfg, seniors, disp, base_model, solo_texts, out_dir, progress,
+                                                   **opts)
+    write_json(out_dir / COMPARISON_FILE, comparison)
+    return {"labels": summaries, "comparison": comparison}
+
+
+def _reused(path: Path, rows: list[Row]) -> list[SampleRecord]:
+    """Records read back from ``path``; their solo rows must match today's rows (same problems, same order)."""
+    records = read_jsonl(path, SampleRecord)
+    solo = [(r.benchmark, r.problem_id, r.sample) for r in records if r.schedule == "solo"]
+    want = [(r.benchmark, r.problem_id, r.sample) for r in rows]
+    if solo != want:
+        raise ValueError(f"{path}: its solo samples are not the rows of the current eval config (other benchmarks, "
+                         "limit or n_samples?); remove the file or use another output folder")
+    return records
+
+
+def _parse_displacement(spec: Optional[str], seniors: dict, base: Optional[str]) -> Optional[tuple[str, str]]:
+    if not spec:
+        return None
+    parts = [s.strip() for s in spec.split(",")]
+    if len(parts) != 2 or not all(parts):
+        raise ValueError(f"eval.displacement {spec!r} must be 'GRPO_LABEL,TANDEM_LABEL'")
+    missing = [p for p in parts if p not in seniors]
+    if missing:
+        raise ValueError(f"eval.displacement names {missing}, not among the seniors {sorted(seniors)}")
+    if base is None:
+        raise ValueError("eval.displacement needs a base model (--base)")
+    return parts[0], parts[1]
+
+
+def _score_solo(solo, rows, senior, junior, base, metrics_on, budget, pad_id, progress, label) -> None:
+    """Fill ce_junior / kl_base / kl_junior (per-token means) on the solo records, in place."""
+    ce = ["junior"] if "legibility" in metrics_on else []
+    kl = []
+    if "drift" in metrics_on:
+        kl = [("senior", "junior")] + ([("senior", "base")] if base is not None else [])
+    if not (ce or kl):
+        return
+    models = {"senior": senior, "junior": junior, "base": base}
+    s = score_texts(models, [rows[i].prompt_ids for i in range(len(solo))], [r.response_ids for r in solo],
+                    ce=ce, kl=kl, token_budget=budget, pad_token_id=pad_id, progress=progress,
+                    desc=f"{label} scoring")
+    for i, r in enumerate(solo):
+        if ce:
+            r.ce_junior = _mean(s.ce["junior"][i])
+        if kl:
+            r.kl_junior = _mean(s.kl[("senior", "junior")][i])
+            if base is not None:
+                r.kl_base = _mean(s.kl[("senior", "base")][i])
+
+
+def _displacement(cfg, seniors, disp, base_model, solo_texts, out_dir, progress, **opts) -> dict:
+    """Top tokens of GRPO, tandem and base on both seniors' solo texts -> displaced / returned counts."""
+    from tandem_rl.models import load_model
+
+    mc = cfg.model
+    grpo, tandem = disp
+    models = {"grpo": load_model(resolve_checkpoint(seniors[grpo]), dtype=mc.dtype, device=mc.device),
+              "tandem": load_model(resolve_checkpoint(seniors[tandem]), dtype=mc.dtype, device=mc.device),
+              "base": base_model}
+    rows_out = []
+    for source in (grpo, tandem):
+        prompts, solo = solo_texts[source]
+        s = score_texts(models, prompts, [r.response_ids for r in solo], top=["grpo", "tandem", "base"],
+                        token_budget=cfg.eval.score_token_budget, progress=progress, desc=f"displacement {source}")
+        for i, r in enumerate(solo):
+            d = displacement_counts(s.top["base"][i], s.top["grpo"][i], s.top["tandem"][i])
+            rows_out.append(DisplacementRecord(grpo, tandem, source, r.benchmark, r.problem_id, r.sample,
+                                               d.positions, d.displaced, d.returned))
+    write_jsonl(out_dir / DISPLACEMENT_FILE, rows_out)
+    metric = displacement_metric(rows_out)
+    result = {"grpo": grpo, "tandem": tandem, "positions": int(sum(r.positions for r in rows_out)),
+              "displaced": int(sum(r.displaced for r in rows_out)), "returned": int(sum(r.returned for r in rows_out))}
+    if metric is not None:
+        result["metrics"] = summarize_metrics({"displacement_share": [metric]}, [], **opts)
+    return result
+

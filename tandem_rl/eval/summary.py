@@ -1,0 +1,206 @@
+"""From per-sample records to per-problem metrics, and from those to summaries with bootstrap intervals.
+
+Everything here is rebuildable from ``samples.jsonl`` alone (no model): ``tandem-rl report`` calls the same code.
+
+Per-problem reductions (each problem weighs the same inside its benchmark; benchmarks weigh the same in the macro):
+
+| metric | per problem: numerator / denominator |
+|---|---|
+| ``solo_pass@k``, ``handoff_<schedule>_pass@k`` | unbiased pass@k from its n samples (k = 1..n) / 1 |
+| ``legibility_ce`` | mean over its solo samples of each response's mean per-token junior CE (nats) / 1 |
+| ``drift_kl_base``, ``drift_kl_junior`` | the same with the per-token KL(senior || base or junior) / 1 |
+| ``notation_rate`` | share of its solo samples whose text matches ``eval.notation_regex`` / 1 |
+| ``faithful`` | share of its solo samples with no false step / 1 |
+| ``correct_with_false_step`` | correct solo samples with a false step / correct solo samples (pooled) |
+| ``handoff_<schedule>_senior_fraction`` | senior-written tokens / all tokens of its handoff samples (pooled) |
+| ``<schedule>_tokens`` | mean response length in tokens / 1 |
+| ``displacement_share`` | displaced positions that return / displaced positions (pooled over its texts) |
+
+A sample counts as correct when its reward is at least ``CORRECT`` (rewards are 0/1 in the paper).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from typing import Iterable, Optional
+
+import numpy as np
+
+from tandem_rl.eval.bootstrap import Metric, bootstrap
+from tandem_rl.eval.passk import pass_at_k_table
+from tandem_rl.eval.records import DisplacementRecord, SampleRecord
+
+CORRECT = 0.5
+
+
+def _grouped(records: Iterable[SampleRecord], schedule: str):
+    """benchmark -> problem_id -> records of ``schedule`` (sorted by sample index), in first-seen order."""
+    out: dict[str, dict[str, list[SampleRecord]]] = {}
+    for r in records:
+        if r.schedule == schedule:
+            out.setdefault(r.benchmark, {}).setdefault(r.problem_id, []).append(r)
+    for probs in out.values():
+        for rows in probs.values():
+            rows.sort(key=lambda r: r.sample)
+    return out
+
+
+def _per_problem(groups, fn) -> Optional[Metric]:
+    """``fn(rows) -> (num, den)`` per problem; ``None`` when no problem has a denominator."""
+    num, den, ids = {}, {}, {}
+    for b, probs in groups.items():
+        pairs = [fn(rows) for rows in probs.values()]
+        num[b] = np.array([p[0] for p in pairs], dtype=np.float64)
+        den[b] = np.array([p[1] for p in pairs], dtype=np.float64)
+        ids[b] = list(probs)
+    if not ids or all(d.sum() == 0 for d in den.values()):
+        return None
+    return Metric(num, den, ids)
+
+
+def _mean_of(values) -> tuple[float, float]:
+    """(nanmean, 1) or (0, 0) when nothing is defined."""
+    vals = [v for v in values if v is not None and np.isfinite(v)]
+    return (float(np.mean(vals)), 1.0) if vals else (0.0, 0.0)
+
+
+def _passk_metric(groups, where: str) -> Optional[Metric]:
+    num, ids = {}, {}
+    n_seen = None
+    for b, probs in groups.items():
+        rows_ok = []
+        for pid, rows in probs.items():
+            if n_seen is None:
+                n_seen = len(rows)
+            if len(rows) != n_seen:
+                raise ValueError(f"{where}: problem {b}/{pid} has {len(rows)} samples, others have {n_seen}; "
+                                 "pass@k needs the same n for every problem")
+            rows_ok.append([r.reward >= CORRECT for r in rows])
+        num[b] = pass_at_k_table(np.array(rows_ok, dtype=bool).reshape(len(rows_ok), n_seen))
+        ids[b] = list(probs)
+    if not ids:
+        return None
+    return Metric(num, {b: np.ones(len(v)) for b, v in ids.items()}, ids)
+
+
+def label_metrics(records: list[SampleRecord], where: str = "samples") -> dict[str, Metric]:
+    """Every per-problem metric that the records support, keyed by name (see the module table)."""
+    metrics: dict[str, Optional[Metric]] = {}
+    schedules = list(dict.fromkeys(r.schedule for r in records))
+    for s in schedules:
+        g = _grouped(records, s)
+        prefix = "solo" if s == "solo" else f"handoff_{s}"
+        metrics[f"{prefix}_pass@k"] = _passk_metric(g, f"{where} ({s})")
+        metrics[f"{s}_tokens"] = _per_problem(g, lambda rows: (np.mean([len(r.response_ids) for r in rows]), 1.0))
+        if s != "solo":
+            metrics[f"{prefix}_senior_fraction"] = _per_problem(
+                g, lambda rows: (sum(sum(r.author) for r in rows), sum(len(r.author) for r in rows)))
+    solo = _grouped(records, "solo")
+    if solo:
+        metrics["legibility_ce"] = _per_problem(solo, lambda rows: _mean_of(r.ce_junior for r in rows))
+        metrics["drift_kl_base"] = _per_problem(solo, lambda rows: _mean_of(r.kl_base for r in rows))
+        metrics["drift_kl_junior"] = _per_problem(solo, lambda rows: _mean_of(r.kl_junior for r in rows))
+        metrics["notation_rate"] = _per_problem(
+            solo, lambda rows: _mean_of(None if r.notation is None else float(r.notation) for r in rows))
+        metrics["faithful"] = _per_problem(
+            solo, lambda rows: _mean_of(None if r.steps is None else float(r.steps[1] == 0) for r in rows))
+        metrics["correct_with_false_step"] = _per_problem(solo, lambda rows: (
+            sum(1 for r in rows if r.steps is not None and r.reward >= CORRECT and r.steps[1] > 0),
+            sum(1 for r in rows if r.steps is not None and r.reward >= CORRECT)))
+    return {k: v for k, v in metrics.items() if v is not None}
+
+
+def displacement_metric(rows: list[DisplacementRecord]) -> Optional[Metric]:
+    """Per problem: returned / displaced positions pooled over its shared texts."""
+    acc: dict[str, dict[str, list[int]]] = {}
+    for r in rows:
+        c = acc.setdefault(r.benchmark, {}).setdefault(r.problem_id, [0, 0])
+        c[0] += r.returned
+        c[1] += r.displaced
+    if not acc:
+        return None
+    return Metric({b: np.array([v[0] for v in p.values()]) for b, p in acc.items()},
+                  {b: np.array([v[1] for v in p.values()]) for b, p in acc.items()},
+                  {b: list(p) for b, p in acc.items()})
+
+
+def ratio_names(metrics: dict[str, Metric]) -> list[tuple[str, str, str]]:
+    """(name, numerator metric, denominator metric) for handoff / solo pass@k."""
+    out = []
+    if "solo_pass@k" in metrics:
+        for name in metrics:
+            if name.startswith("handoff_") and name.endswith("_pass@k"):
+                out.append((name.replace("_pass@k", "_over_solo_pass@k"), name, "solo_pass@k"))
+    return out
+
+
+def summarize_metrics(arms: dict[str, list[Metric]], ratios: list[tuple[str, str, str]], *, resamples: int,
+                      seed: int, confidence: float) -> dict:
+    """``{name: {"macro": est, "benchmarks": {b: est}}}`` for metrics given as per-seed lists (one = one seed)."""
+    opts = dict(resamples=resamples, seed=seed, confidence=confidence)
+    out = {}
+    for name, seeds in arms.items():
+        entry = {"macro": bootstrap([seeds], **opts).to_dict(), "benchmarks": {}}
+        for b in seeds[0].benchmarks:
+            entry["benchmarks"][b] = bootstrap([seeds], level=b, **opts).to_dict()
+        out[name] = entry
+    for name, top, bottom in ratios:
+        if top in arms and bottom in arms:
+            pair = [arms[top], arms[bottom]]
+            entry = {"macro": bootstrap(pair, np.divide, shared_seeds=True, **opts).to_dict(), "benchmarks": {}}
+            for b in arms[top][0].benchmarks:
+                entry["benchmarks"][b] = bootstrap(pair, np.divide, level=b, shared_seeds=True, **opts).to_dict()
+            out[name] = entry
+    return out
+
+
+def summarize_label(records: list[SampleRecord], *, label: str, resamples: int = 1000, seed: int = 0,
+                    confidence: float = 0.95, extra: Optional[dict[str, Metric]] = None) -> dict:
+    """The summary.json of one label: problem counts, n, and every metric with its interval."""
+    metrics = label_metrics(records, where=label)
+    metrics.update(extra or {})
+    solo = metrics.get("solo_pass@k")
+    return {
+        "label": label,
+        "n_samples": int(solo.num[solo.benchmarks[0]].shape[1]) if solo and solo.benchmarks else None,
+        "problems": {b: len(v) for b, v in (solo.ids if solo else {}).items()},
+        "finish_reasons": {s: dict(sorted(_count(r.finish_reason for r in records if r.schedule == s).items()))
+                           for s in dict.fromkeys(r.schedule for r in records)},
+        "metrics": summarize_metrics({k: [v] for k, v in metrics.items()}, ratio_names(metrics),
+                                     resamples=resamples, seed=seed, confidence=confidence),
+    }
+
+
+def _count(xs) -> dict:
+    d: dict = defaultdict(int)
+    for x in xs:
+        d[x] += 1
+    return d
+
+
+def compare(metrics_by_label: dict[str, dict[str, Metric]], *, groups: Optional[dict[str, list[str]]] = None,
+            resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
+    """Paired differences (macro, ``a - b`` on the problems both have) for every pair of labels and of seed groups,
+    plus each seed group's mean over seeds with an interval over seeds and problems."""
+    opts = dict(resamples=resamples, seed=seed, confidence=confidence)
+    out: dict = {"pairs": {}, "groups": {}, "group_pairs": {}}
+    for a, b in itertools.combinations(metrics_by_label, 2):
+        shared = [m for m in metrics_by_label[a] if m in metrics_by_label[b]]
+        out["pairs"][f"{a} - {b}"] = {
+            m: bootstrap([[metrics_by_label[a][m]], [metrics_by_label[b][m]]], np.subtract, **opts).to_dict()
+            for m in shared}
+    arms = {}
+    for g, labels in (groups or {}).items():
+        missing = [lab for lab in labels if lab not in metrics_by_label]
+        if missing:
+            raise KeyError(f"eval.seed_groups[{g!r}] names label(s) {missing} that were not evaluated")
+        names = [m for m in metrics_by_label[labels[0]] if all(m in metrics_by_label[lab] for lab in labels)]
+        arms[g] = {m: [metrics_by_label[lab][m] for lab in labels] for m in names}
+        out["groups"][g] = {"seeds": list(labels), "metrics": summarize_metrics(
+            arms[g], ratio_names(arms[g]), **opts)}
+    for a, b in itertools.combinations(arms, 2):
+        shared = [m for m in arms[a] if m in arms[b]]
+        out["group_pairs"][f"{a} - {b}"] = {
+            m: bootstrap([arms[a][m], arms[b][m]], np.subtract, **opts).to_dict() for m in shared}
+    return out

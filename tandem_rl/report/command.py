@@ -1,0 +1,21 @@
+"""`tandem-rl report DIR ... [--out report.html]`: one self-contained HTML page from eval and run folders.
+
+    tandem-rl report evals/demo runs/grpo runs/tandem --out report.html --k 4
+"""
+
+from __future__ import annotations
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("dirs", nargs="+", help="Evaluation folders (tandem-rl eval --out) and/or run folders.")
+    parser.add_argument("--out", default="report.html", help="The HTML file; figures are written beside it as PNG.")
+    parser.add_argument("--k", type=int, default=4, help="The k of pass@k in the tables (paper Table 2: 4).")
+    parser.add_argument("--transcripts", type=int, default=6, help="How many co-written transcripts to show.")
+
+
+def run(args) -> int:
+    from tandem_rl.report.page import build_report
+
+    path = build_report(args.dirs, out=args.out, k=args.k, max_transcripts=args.transcripts)
+    print(f"wrote {path}")
+    return 0

@@ -1,0 +1,117 @@
+"""HTML tables: the Table-2-style comparison, paired differences, and per-benchmark pass@k.
+
+Cells read ``value [low, high]`` (95% percentile bootstrap over problems, or over seeds and problems for a seed
+group). Rates are shown in percent, cross-entropy and KL in nats per token. A difference whose interval excludes 0
+is shown in bold.
+
+    columns_for(metrics_by_row, k=4)  # -> [Column("solo_pass@k", "solo pass@4", index=3, percent=True), ...]
+"""
+
+from __future__ import annotations
+
+import html
+from dataclasses import dataclass
+from typing import Optional
+
+
+@dataclass
+class Column:
+    metric: str
+    title: str
+    index: Optional[int] = None  # position inside a pass@k vector
+    percent: bool = True
+    help: str = ""
+
+
+def columns_for(rows: dict[str, dict], k: int) -> list[Column]:
+    """The table columns that at least one row has data for, in the paper's order."""
+    names = {n for m in rows.values() for n in m}
+    n_max = max((len(m[n]["macro"]["value"]) for m in rows.values() for n in m if n.endswith("pass@k")), default=1)
+    kk = max(1, min(k, n_max))
+    cols = [Column("solo_pass@k", f"solo pass@{kk}", kk - 1, help="senior alone, macro over benchmarks")]
+    for n in sorted(names):
+        if n.startswith("handoff_") and n.endswith("_pass@k") and "_over_" not in n:
+            sched = n[len("handoff_"):-len("_pass@k")]
+            cols.append(Column(n, f"handoff ({sched}) pass@{kk}", kk - 1, help="senior and junior take turns"))
+            cols.append(Column(f"handoff_{sched}_over_solo_pass@k", f"handoff/solo ({sched})", kk - 1,
+                               help="ratio of the two macro values"))
+    cols += [
+        Column("legibility_ce", "legibility: junior CE", percent=False,
+               help="nats/token on solo text; lower = more legible"),
+        Column("drift_kl_base", "drift: KL to base", percent=False, help="KL(senior||base) nats/token on solo text"),
+        Column("drift_kl_junior", "KL to junior", percent=False, help="KL(senior||junior) nats/token on solo text"),
+        Column("notation_rate", "notation rate", help="share of solo responses matching eval.notation_regex"),
+        Column("faithful", "all steps true", help="share of solo responses whose checked steps are all true"),
+        Column("correct_with_false_step", "correct w/ false step",
+               help="share of correct solo answers with a false step"),
+    ]
+    return [c for c in cols if c.metric in names]
+
+
+def _pick(x, index):
+    if isinstance(x, list):
+        return x[index] if index is not None and index < len(x) else None
+    return x
+
+
+def fmt(est: Optional[dict], col: Column, *, signed: bool = False) -> str:
+    """'54.9 [52.1, 57.3]' (percent) or '0.412 [0.40, 0.43]' (nats); '–' when missing."""
+    if not est:
+        return "\u2013"
+    v, lo, hi = (_pick(est.get(key), col.index) for key in ("value", "low", "high"))
+    if v is None:
+        return "\u2013"
+    scale, digits = (100.0, 1) if col.percent else (1.0, 3)
+    sign = "+" if signed else ""
+    body = f"{v * scale:{sign}.{digits}f}"
+    if lo is not None and hi is not None:
+        body += f" [{lo * scale:{sign}.{digits}f}, {hi * scale:{sign}.{digits}f}]"
+    return body
+
+
+def comparison_table(rows: dict[str, dict], k: int) -> str:
+    """``rows``: row name -> ``metrics`` mapping of a summary (or of a seed group)."""
+    cols = columns_for(rows, k)
+    head = "".join(f'<th title="{html.escape(c.help)}">{html.escape(c.title)}</th>' for c in cols)
+    body = ""
+    for name, metrics in rows.items():
+        cells = "".join(f"<td>{fmt(metrics.get(c.metric, {}).get('macro'), c)}</td>" for c in cols)
+        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+    return f'<table class="results"><tr><th></th>{head}</tr>{body}</table>'
+
+
+def differences_table(pairs: dict[str, dict], k: int) -> str:
+    """``pairs``: 'a - b' -> {metric: estimate}; bold where the interval excludes zero."""
+    if not pairs:
+        return ""
+    cols = columns_for({n: {m: {"macro": e} for m, e in d.items()} for n, d in pairs.items()}, k)
+    head = "".join(f"<th>{html.escape(c.title)}</th>" for c in cols)
+    body = ""
+    for name, diffs in pairs.items():
+        cells = ""
+        for c in cols:
+            est = diffs.get(c.metric)
+            lo, hi = (_pick(est.get(x), c.index) if est else None for x in ("low", "high"))
+            strong = lo is not None and hi is not None and (lo > 0 or hi < 0)
+            text = fmt(est, c, signed=True)
+            cells += f"<td>{'<b>' + text + '</b>' if strong else text}</td>"
+        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+    return f'<table class="results"><tr><th>difference</th>{head}</tr>{body}</table>'
+
+
+def benchmark_table(summaries: dict[str, dict], k: int) -> str:
+    """Per benchmark and label: solo and handoff pass@k with intervals."""
+    rows = ""
+    for label, s in summaries.items():
+        metrics = s.get("metrics", {})
+        for name in sorted(n for n in metrics if n.endswith("_pass@k") and "_over_" not in n):
+            for bench, est in metrics[name].get("benchmarks", {}).items():
+                kk = max(1, min(k, len(est["value"])))
+                col = Column(name, "", kk - 1)
+                rows += (f"<tr><td>{html.escape(label)}</td><td>{html.escape(bench)}</td>"
+                         f"<td>{html.escape(name.replace('@k', f'@{kk}'))}</td><td>{fmt(est, col)}</td>"
+                         f"<td>{s.get('problems', {}).get(bench, '')}</td></tr>")
+    if not rows:
+        return ""
+    return ('<table class="results"><tr><th>label</th><th>benchmark</th><th>metric</th><th>value [95% CI]</th>'
+            f'<th>problems</th></tr>{rows}</table>')

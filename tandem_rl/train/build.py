@@ -1,0 +1,95 @@
+"""Everything a run holds in memory, created in one function: models, tokenizer, optimizer.
+
+Data parallelism (Accelerate DDP/FSDP) will wrap ``TrainObjects.senior`` and ``.optimizer`` here and nowhere else.
+The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get gradients, an
+optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial* senior as both
+junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
+
+Learning rate: ``lr_at(step)`` is a pure function of the training step (linear warmup, then constant or cosine);
+the optimizer's lr is set from it before each step, so the schedule needs no state of its own.
+
+    >>> from tandem_rl.train.config import TrainConfig
+    >>> c = TrainConfig(lr=1.0, steps=11, warmup_steps=2, lr_schedule="cosine")
+    >>> [round(lr_at(s, c), 3) for s in (0, 1, 2, 6, 10)]
+    [0.5, 1.0, 1.0, 0.5, 0.0]
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from tandem_rl.models import freeze, load_model, load_tokenizer, resolve_device
+from tandem_rl.train.config import TrainConfig
+
+
+@dataclass
+class TrainObjects:
+    senior: torch.nn.Module
+    junior: Optional[torch.nn.Module]      # None when the schedule never needs it (solo, no junior KL)
+    reference: Optional[torch.nn.Module]   # None when grpo.beta == 0
+    tokenizer: object
+    optimizer: torch.optim.Optimizer
+    device: torch.device
+
+
+def lr_at(step: int, cfg: TrainConfig) -> float:
+    """Learning rate for training step ``step`` (0-based): warmup ``(step + 1) / warmup``, then the schedule."""
+    if step < cfg.warmup_steps:
+        return cfg.lr * (step + 1) / cfg.warmup_steps
+    if cfg.lr_schedule == "constant":
+        return cfg.lr
+    span = max(1, cfg.steps - 1 - cfg.warmup_steps)
+    frac = min(1.0, (step - cfg.warmup_steps) / span)
+    floor = cfg.lr * cfg.min_lr_ratio
+    return floor + (cfg.lr - floor) * 0.5 * (1.0 + math.cos(math.pi * frac))
+
+
+def needs_junior(cfg) -> bool:
+    """The junior is loaded only when the rollout schedule uses it or the junior KL is on. This is the one place
+    outside the engine that reads the schedule: vanilla GRPO (``solo``) then skips loading an unused model."""
+    return cfg.rollout.schedule != "solo" or cfg.grpo.lambda_jun > 0
+
+
+def autocast_factory(cfg, device: torch.device):
+    """A zero-argument callable returning the autocast context for rollouts and updates."""
+    if cfg.train.mixed_precision == "bf16":
+        return lambda: torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+    return contextlib.nullcontext
+
+
+def build(cfg, checkpoint: Optional[Path] = None) -> TrainObjects:
+    """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW."""
+    m = cfg.model
+    if not m.senior:
+        raise ValueError("model.senior is empty: set it to a model folder, hub name or world:senior")
+    device = resolve_device(m.device)
+    tok = load_tokenizer(m.tokenizer or m.senior)
+    senior = load_model(str(checkpoint) if checkpoint else m.senior, dtype=m.dtype, device=str(device))
+    base = None  # frozen initial senior, shared by a self-paired junior and the reference
+    want_base = cfg.grpo.beta > 0 or (needs_junior(cfg) and m.junior is None)
+    if want_base:
+        base = copy.deepcopy(senior) if checkpoint is None else load_model(m.senior, dtype=m.dtype, device=str(device))
+        if m.junior_device and m.junior is None:
+            base = base.to(resolve_device(m.junior_device))
+        freeze(base)
+    junior = None
+    if needs_junior(cfg):
+        junior = base if m.junior is None else freeze(
+            load_model(m.junior, dtype=m.dtype, device=m.junior_device or str(device)))
+    reference = base if cfg.grpo.beta > 0 else None
+    if m.gradient_checkpointing:
+        senior.gradient_checkpointing_enable()
+        senior.config.use_cache = False
+    senior.train()
+    t = cfg.train
+    optimizer = torch.optim.AdamW(senior.parameters(), lr=lr_at(0, t), betas=(t.adam_beta1, t.adam_beta2),
+                                  eps=t.adam_eps, weight_decay=t.weight_decay)
+    return TrainObjects(senior=senior, junior=junior, reference=reference, tokenizer=tok, optimizer=optimizer,
+                        device=device)

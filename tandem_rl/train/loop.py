@@ -1,0 +1,179 @@
+"""The training loop: tandem RL and vanilla GRPO are this same code with a different ``rollout.schedule``.
+
+One step, top to bottom::
+
+    problems  = step_indices(step, ...)                 # deterministic from (seed, step); resumable
+    rollouts  = collect(generator, grader, ...)         # G per prompt via CoGenerator.generate, graded
+    adv, zero = group_advantages(rewards, G)            # (R - mean) / (std + 1e-6), per group
+    stats     = update_policy(objs, rollouts, adv, cfg) # mini-batches of clipped surrogate on senior tokens
+    log, dump rollouts, evaluate, checkpoint            # every N steps
+
+``train(cfg)`` returns the run folder: ``config.yaml``, ``metrics.jsonl``, ``rollouts/``, ``checkpoints/``. Steps
+are numbered from 1 in every output (``step_000002`` = the state after two steps).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from tandem_rl.config_io import save_config, to_dict
+from tandem_rl.grpo.advantages import group_advantages
+from tandem_rl.train.build import autocast_factory, build, lr_at
+from tandem_rl.train.checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
+from tandem_rl.train.data_order import step_indices
+from tandem_rl.train.dump import dump_rollouts, rollout_rows
+from tandem_rl.train.evaluate import solo_accuracy
+from tandem_rl.train.loggers import MetricLogger
+from tandem_rl.train.metrics import rollout_metrics
+from tandem_rl.train.rollout import collect
+from tandem_rl.train.update import update_policy
+from tandem_rl.train.validate import check_config
+
+OOM_HELP = ("out of memory. Knobs, cheapest first: train.micro_batch_tokens (lower; never changes the loss), "
+            "model.gradient_checkpointing=true, train.mixed_precision=bf16, rollout.max_new_tokens (lower), "
+            "train.generation_batch_size (rows per engine call), train.prompts_per_step (lower).")
+
+
+@dataclass
+class Counters:
+    """Running totals, saved in checkpoints."""
+
+    nan_skips: int = 0
+    zero_std_groups: int = 0
+    no_senior_rows: int = 0
+    empty_updates: int = 0
+    rollouts: int = 0
+    rollout_tokens: int = 0
+
+
+def annealed_p(cfg, step: int) -> float:
+    """``rollout.p`` moved linearly to ``rollout.p_end`` over training (constant when p_end is null)."""
+    r = cfg.rollout
+    if r.p_end is None:
+        return r.p
+    return r.p + (r.p_end - r.p) * step / max(cfg.train.steps - 1, 1)
+
+
+def _load_data(cfg, tokenizer):
+    """(train problems, train prompt ids, held-out problems, held-out prompt ids, skipped-long count)."""
+    from tandem_rl.data import encode_problems, load_problems, split_holdout
+
+    problem_set = load_problems(cfg.data)
+    train_set, held = split_holdout(problem_set.problems, cfg.data.holdout, cfg.data.shuffle_seed)
+    tr, ho = encode_problems(tokenizer, train_set, cfg.data), encode_problems(tokenizer, held, cfg.data)
+    skipped = len(tr.skipped) + len(ho.skipped)
+    if not tr.problems:
+        raise ValueError(f"data.source {cfg.data.source!r}: no training problems left "
+                         f"({len(problem_set.problems)} loaded, {len(held)} held out, {skipped} prompts too long)")
+    return tr.problems, tr.prompt_ids, ho.problems, ho.prompt_ids, skipped
+
+
+def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
+    """Train the senior per ``cfg``; with ``resume`` continue from ``checkpoints/latest.txt``. Returns the run folder."""
+    from tqdm.auto import tqdm
+
+    from tandem_rl.cogen.engine import CoGenerator
+    from tandem_rl.rewards import GraderPool
+
+    check_config(cfg)
+    t = cfg.train
+    run_dir = Path(t.output_dir)
+    ckpt = latest_checkpoint(run_dir) if resume else None
+    if not resume and (run_dir / "checkpoints" / "latest.txt").exists():
+        raise FileExistsError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, "
+                              f"or set train.output_dir to a new folder")
+    run_dir.mkdir(parents=True, exist_ok=True)
+    save_config(cfg, run_dir / "config.yaml")
+    random.seed(t.seed)
+    np.random.seed(t.seed % 2**32)
+    torch.manual_seed(t.seed)
+
+    objs = build(cfg, ckpt)
+    start, counters = 0, Counters()
+    if ckpt is not None:
+        state = load_trainer_state(ckpt)
+        objs.optimizer.load_state_dict(state["optimizer"])
+        set_rng_state(state["rng"])
+        start, counters = int(state["step"]), Counters(**state["counters"])
+        if progress:
+            print(f"resuming from {ckpt} (step {start})")
+    train_probs, train_ids, held_probs, held_ids, skipped_long = _load_data(cfg, objs.tokenizer)
+    held_probs, held_ids = held_probs[:t.eval_problems], held_ids[:t.eval_problems]
+    if t.eval_every and not held_probs:
+        raise ValueError("train.eval_every > 0 needs held-out problems: set data.holdout > 0")
+    generator = CoGenerator(objs.senior, objs.junior, objs.tokenizer)
+    autocast = autocast_factory(cfg, objs.device)
+    P, G = t.prompts_per_step, cfg.grpo.group_size
+    logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
+                          resume_step=start if resume else None)
+    bar = tqdm(total=t.steps, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
+    try:
+        with GraderPool(workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s) as grader:
+            for i in range(start, t.steps):
+                step = i + 1
+                t_step = time.perf_counter()
+                lr = lr_at(i, t)
+                rc = dataclasses.replace(cfg.rollout, p=annealed_p(cfg, i))
+                idx = step_indices(i, len(train_probs), P, t.seed)
+                try:
+                    sr = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
+                                 [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
+                                 autocast=autocast, progress=False)
+                    adv, zero_std = group_advantages(sr.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
+                    us = update_policy(objs, sr.rollouts, adv, cfg, autocast=autocast, lr=lr)
+                except torch.OutOfMemoryError as err:
+                    raise RuntimeError(f"step {step}: {OOM_HELP}") from err
+                gen_tokens = int(sum(len(r) for r in sr.rollouts.response_ids))
+                no_senior = int(sum(int(a.sum()) == 0 for a in sr.rollouts.author))
+                counters.nan_skips += us.nan_skips
+                counters.zero_std_groups += int(zero_std.sum())
+                counters.no_senior_rows += no_senior
+                counters.empty_updates += us.empty_updates
+                counters.rollouts += len(sr.rollouts)
+                counters.rollout_tokens += gen_tokens
+                if counters.nan_skips > t.max_nan_skips:
+                    raise RuntimeError(f"step {step}: {counters.nan_skips} updates skipped for a non-finite loss or "
+                                       f"gradient (train.max_nan_skips={t.max_nan_skips}). Try a lower train.lr, "
+                                       f"train.mixed_precision=no, or check the data.")
+                metrics = {"step": step, "lr": lr, "p": rc.p, "data_position": step * P}
+                metrics.update(rollout_metrics(sr, zero_std, G))
+                metrics.update({
+                    "loss": us.loss, "policy_loss": us.policy_loss, "clip_frac": us.clip_frac, "entropy": us.entropy,
+                    "kl_ref": us.kl_ref, "kl_junior": us.kl_junior, "grad_norm": us.grad_norm,
+                    "logprob_mismatch": us.logprob_mismatch, "updates": us.updates,
+                    "skipped_nan": us.nan_skips, "skipped_nan_total": counters.nan_skips,
+                    "skipped_empty_updates": us.empty_updates, "zero_std_groups": int(zero_std.sum()),
+                    "no_senior_rows": no_senior, "trained_rows": us.trained_rows,
+                    "prompts_skipped_too_long": skipped_long,
+                    "rollout_tokens": gen_tokens, "rollout_tokens_per_s": gen_tokens / max(sr.gen_seconds, 1e-9),
+                    "update_tokens_per_s": us.tokens / max(us.seconds, 1e-9), "grade_seconds": sr.grade_seconds,
+                    "update_seconds": us.seconds, "rollout_seconds": sr.gen_seconds,
+                })
+                last = step == t.steps
+                if t.dump_rollouts_every and (step % t.dump_rollouts_every == 0 or last):
+                    dump_rollouts(run_dir, step, rollout_rows(step, sr, train_probs, objs.tokenizer, G))
+                if t.eval_every and (step % t.eval_every == 0 or last):
+                    metrics["eval_solo_acc"] = solo_accuracy(generator, grader, held_ids,
+                                                             [p.answer for p in held_probs], cfg, step=i,
+                                                             autocast=autocast)
+                metrics["step_seconds"] = time.perf_counter() - t_step
+                if step % t.log_every == 0 or last or "eval_solo_acc" in metrics:
+                    logger.log(metrics)
+                if (t.save_every and step % t.save_every == 0) or last:
+                    state = {"step": step, "data_position": step * P, "optimizer": objs.optimizer.state_dict(),
+                             "rng": rng_state(), "counters": dataclasses.asdict(counters), "lr": lr, "version": 1}
+                    save_checkpoint(run_dir, step, objs.senior, objs.tokenizer, state, keep_last=t.keep_last)
+                bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", solve=f"{metrics['solve_rate']:.2f}",
+                                senior=f"{metrics['senior_fraction']:.2f}")
+                bar.update(1)
+    finally:
+        bar.close()
+        logger.close()
+    return run_dir

@@ -1,0 +1,91 @@
+"""One step's rollouts: G responses per prompt from the engine, graded.
+
+Rows are laid out group by group: rows ``[g*G, (g+1)*G)`` answer prompt ``g``. The whole batch goes through
+``CoGenerator.generate`` with the config's rollout settings; the schedule (``word`` for tandem, ``solo`` for vanilla
+GRPO) is the only thing that differs between the two methods, and this module never reads it.
+
+``grpo.solo_mix`` (off by default): the last ``round(solo_mix * G)`` members of every group are rolled out by the
+senior alone, in a second engine call with ``schedule="solo"``. They are ordinary members of the group: they share
+its reward baseline and their senior tokens are trained like any other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from tandem_rl.cogen.rollouts import Rollouts
+from tandem_rl.train.data_order import step_seed
+
+
+@dataclass
+class StepRollouts:
+    rollouts: Rollouts        # G rows per prompt, group by group
+    problem_index: list[int]  # per group: index into the training set
+    solo_row: np.ndarray      # per row: True when written by the senior alone through solo_mix
+    texts: list[str]          # decoded responses (what was graded)
+    results: list             # per row: RewardResult
+    rewards: np.ndarray       # per row: float
+    gen_seconds: float
+    grade_seconds: float
+
+
+def solo_members(group_size: int, solo_mix: float) -> int:
+    """How many members of each group solo_mix gives to the senior alone (``round`` to whole rollouts)."""
+    return int(round(solo_mix * group_size))
+
+
+def _generate(generator, prompts, rollout_cfg, seed_base, step, salt0, batch_size, autocast, progress) -> Rollouts:
+    size = batch_size or len(prompts)
+    parts = []
+    for c, start in enumerate(range(0, len(prompts), size)):
+        with autocast():
+            parts.append(generator.generate(prompts[start:start + size], rollout_cfg,
+                                            seed=step_seed(seed_base, step, salt0 + c), progress=progress))
+    return parts[0] if len(parts) == 1 else Rollouts.concat(parts)
+
+
+def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
+            cfg, *, step: int, rollout_cfg, autocast, progress: bool = False) -> StepRollouts:
+    """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a GraderPool)."""
+    from tandem_rl.rewards import char_authors  # imported late: rewards may be mid-integration
+
+    g = cfg.grpo.group_size
+    n_solo = solo_members(g, cfg.grpo.solo_mix)
+    n_main = g - n_solo
+    t0 = time.perf_counter()
+    main_prompts = [p for p in prompt_ids for _ in range(n_main)]
+    parts = []
+    if main_prompts:
+        parts.append(_generate(generator, main_prompts, rollout_cfg, cfg.train.seed, step, 0,
+                               cfg.train.generation_batch_size, autocast, progress))
+    if n_solo:
+        solo_cfg = dataclasses.replace(rollout_cfg, schedule="solo")
+        solo_prompts = [p for p in prompt_ids for _ in range(n_solo)]
+        parts.append(_generate(generator, solo_prompts, solo_cfg, cfg.train.seed, step, 1_000_000,
+                               cfg.train.generation_batch_size, autocast, progress))
+    joined = parts[0] if len(parts) == 1 else Rollouts.concat(parts)
+    # back to group order: prompt k's main members, then its solo members
+    order, solo = [], []
+    for k in range(len(prompt_ids)):
+        order += [k * n_main + j for j in range(n_main)]
+        order += [len(main_prompts) + k * n_solo + j for j in range(n_solo)]
+        solo += [False] * n_main + [True] * n_solo
+    rollouts = joined if order == list(range(len(joined))) else joined.select(order)
+    gen_seconds = time.perf_counter() - t0
+
+    t1 = time.perf_counter()
+    texts, authors = [], []
+    for ids, a in zip(rollouts.response_ids, rollouts.author):
+        text, chars = char_authors(tokenizer, list(ids), a)
+        texts.append(text)
+        authors.append(chars)
+    row_golds = [golds[k] for k in range(len(prompt_ids)) for _ in range(g)]
+    results = grader.grade(texts, row_golds, answer_format=cfg.reward.answer_format, char_authors=authors)
+    rewards = np.array([r.reward for r in results], dtype=np.float64)
+    return StepRollouts(rollouts=rollouts, problem_index=list(problem_index), solo_row=np.array(solo, dtype=bool),
+                        texts=texts, results=list(results), rewards=rewards, gen_seconds=gen_seconds,
+                        grade_seconds=time.perf_counter() - t1)

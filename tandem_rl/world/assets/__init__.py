@@ -1,0 +1,37 @@
+"""The world's shipped files: the tokenizer + two tiny checkpoints, and the problem splits.
+
+    >>> asset_dir("senior").name, (asset_dir("junior") / "config.json").exists()
+    ('senior', True)
+    >>> problems_file("test").name
+    'test.jsonl'
+
+``tandem-rl world build --out DIR`` re-creates everything here from code (deterministic recipe).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+MODELS = ("senior", "junior")
+SPLIT_FILES = {"train": "train.jsonl", "test": "test.jsonl"}
+
+
+def asset_dir(name: str) -> Path:
+    """The shipped HF folder (weights, config, tokenizer, chat template) of ``'senior'`` or ``'junior'``."""
+    if name not in MODELS:
+        raise ValueError(f"world model {name!r} is not one of {MODELS}")
+    path = ROOT / name
+    if not (path / "config.json").exists():
+        raise FileNotFoundError(f"{path} holds no checkpoint; re-create it with `tandem-rl world build`")
+    return path
+
+
+def problems_file(split: str) -> Path:
+    """The shipped jsonl of ``split`` ('train' or 'test'): fields id, problem, answer, n_ops, key."""
+    if split not in SPLIT_FILES:
+        raise ValueError(f"world split {split!r} is not one of {tuple(SPLIT_FILES)}")
+    path = ROOT / "problems" / SPLIT_FILES[split]
+    if not path.exists():
+        raise FileNotFoundError(f"{path} is missing; re-create it with `tandem-rl world build`")
+    return path

@@ -1,0 +1,168 @@
+"""Seeded synthetic arithmetic word problems and their two correct notations (West et al.'s jargon setting).
+
+A problem is a start value and 2-3 add/subtract operations (graded difficulty), every intermediate value in
+``0..MAX_VALUE``. It has two correct solutions, each one reasoning step per paragraph (blank line), both ending in the
+paper's answer format so the ordinary ``boxed`` grader applies:
+
+    >>> p = make_problem(start=20, ops=(("-", 2), ("-", 1)), name="Sam", item="apples")
+    >>> p.text
+    'Sam has 20 apples. Sam loses 2. Sam loses 1. How many apples does Sam have now?'
+    >>> plain_solution(p)
+    ' 20 minus 2 is 18 .\\n\\n 18 minus 1 is 17 .\\n\\n \\\\boxed{17}'
+    >>> jargon_solution(p)
+    ' <<20-2=18>>\\n\\n <<18-1=17>>\\n\\n \\\\boxed{17}'
+
+"plain" is what the junior learned and can continue; "jargon" is the senior's compact private notation (GSM8K's
+calculator annotations). Train and test splits are disjoint on the arithmetic itself (start value + operations), so
+no test computation is ever seen in training, whatever the names and items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+
+MAX_VALUE = 40  # every number in the world is 0..MAX_VALUE (one token each)
+START_RANGE = (2, 20)
+OPERAND_RANGE = (1, 9)
+N_OPS = (2, 3)  # difficulty levels
+NAMES = ("Sam", "Ann", "Tom", "Mia", "Ben", "Eva")
+ITEMS = ("apples", "coins", "books", "cards", "pens", "shells")
+VERBS = {"+": ("gets", "buys"), "-": ("loses", "sells")}
+OP_WORDS = {"+": "plus", "-": "minus"}
+TEST_SHARE = 8  # one arithmetic key in 8 belongs to the test split
+INSTRUCTION = "Put the answer in \\boxed{}."
+SPLITS = ("train", "test")
+
+
+@dataclass(frozen=True)
+class WorldProblem:
+    """One problem. ``ops`` = ((op, operand), ...) applied left to right to ``start``."""
+
+    start: int
+    ops: tuple[tuple[str, int], ...]
+    name: str
+    item: str
+    verbs: tuple[str, ...]
+
+    @property
+    def values(self) -> list[int]:
+        """Running values: ``[start, after op 1, after op 2, ...]``."""
+        out = [self.start]
+        for op, x in self.ops:
+            out.append(out[-1] + x if op == "+" else out[-1] - x)
+        return out
+
+    @property
+    def answer(self) -> int:
+        return self.values[-1]
+
+    @property
+    def key(self) -> str:
+        """The arithmetic alone, e.g. ``'20-2-1'``: the unit of the train/test split."""
+        return str(self.start) + "".join(f"{op}{x}" for op, x in self.ops)
+
+    @property
+    def split(self) -> str:
+        h = int.from_bytes(hashlib.blake2b(self.key.encode(), digest_size=8).digest(), "big")
+        return "test" if h % TEST_SHARE == 0 else "train"
+
+    @property
+    def text(self) -> str:
+        sentences = [f"{self.name} has {self.start} {self.item}."]
+        for (_, x), verb in zip(self.ops, self.verbs):
+            sentences.append(f"{self.name} {verb} {x}" + (" more." if verb in VERBS["+"] else "."))
+        sentences.append(f"How many {self.item} does {self.name} have now?")
+        return " ".join(sentences)
+
+
+def make_problem(start: int, ops, name: str = "Sam", item: str = "apples", verbs=None) -> WorldProblem:
+    """Build and validate a problem; verbs default to the first verb of each op."""
+    ops = tuple((op, int(x)) for op, x in ops)
+    if any(op not in VERBS for op, _ in ops):
+        raise ValueError(f"bad operations {ops}: each op must be one of {tuple(VERBS)}")
+    verbs = tuple(verbs) if verbs is not None else tuple(VERBS[op][0] for op, _ in ops)
+    p = WorldProblem(int(start), ops, name, item, verbs)
+    if len(verbs) != len(ops) or any(v not in VERBS[op] for (op, _), v in zip(ops, verbs)):
+        raise ValueError(f"bad verbs {verbs} for operations {ops}")
+    if any(not 0 <= v <= MAX_VALUE for v in p.values):
+        raise ValueError(f"values {p.values} leave 0..{MAX_VALUE}")
+    return p
+
+
+def sample_problem(rng: random.Random, n_ops: int | None = None) -> WorldProblem:
+    """Draw one valid problem (rejection sampling keeps every running value in 0..MAX_VALUE)."""
+    n_ops = n_ops or rng.choice(N_OPS)
+    while True:
+        value = start = rng.randint(*START_RANGE)
+        ops = []
+        for _ in range(n_ops):
+            op, x = rng.choice("+-"), rng.randint(*OPERAND_RANGE)
+            value = value + x if op == "+" else value - x
+            ops.append((op, x))
+        if all(0 <= v <= MAX_VALUE for v in WorldProblem(start, tuple(ops), "", "", ()).values):
+            break
+    verbs = tuple(rng.choice(VERBS[op]) for op, _ in ops)
+    return WorldProblem(start, tuple(ops), rng.choice(NAMES), rng.choice(ITEMS), verbs)
+
+
+def sample_split(rng: random.Random, split: str, n_ops: int | None = None) -> WorldProblem:
+    """Draw problems until one lands in ``split``."""
+    if split not in SPLITS:
+        raise ValueError(f"split must be one of {SPLITS}, got {split!r}")
+    while True:
+        p = sample_problem(rng, n_ops)
+        if p.split == split:
+            return p
+
+
+def plain_solution(p: WorldProblem) -> str:
+    """One ``' a op b is c .'`` step per paragraph, then the boxed answer."""
+    vals = p.values
+    steps = [f" {vals[i]} {OP_WORDS[op]} {x} is {vals[i + 1]} ." for i, (op, x) in enumerate(p.ops)]
+    return "\n\n".join(steps + [f" \\boxed{{{p.answer}}}"])
+
+
+def jargon_solution(p: WorldProblem) -> str:
+    """One ``' <<a-b=c>>'`` calculator annotation per paragraph (a single 'word': no spaces inside)."""
+    vals = p.values
+    steps = [f" <<{vals[i]}{op}{x}={vals[i + 1]}>>" for i, (op, x) in enumerate(p.ops)]
+    return "\n\n".join(steps + [f" \\boxed{{{p.answer}}}"])
+
+
+def solution(p: WorldProblem, notation: str) -> str:
+    if notation == "plain":
+        return plain_solution(p)
+    if notation == "jargon":
+        return jargon_solution(p)
+    raise ValueError(f"notation must be 'plain' or 'jargon', got {notation!r}")
+
+
+def problem_rows(n: int, seed: int, split: str) -> list[dict]:
+    """``n`` distinct problems of ``split`` (distinct arithmetic), as jsonl-ready rows."""
+    rng = random.Random(f"tandem-world-{split}-{seed}")
+    rows, seen, tries = [], set(), 0
+    while len(rows) < n:
+        p = sample_split(rng, split)
+        tries += 1
+        if tries > 50 * n + 1000:
+            raise ValueError(f"could not draw {n} distinct {split} problems (got {len(rows)})")
+        if p.key in seen:
+            continue
+        seen.add(p.key)
+        rows.append({"id": f"world-{split}-{seed}-{len(rows)}", "problem": p.text, "answer": str(p.answer),
+                     "n_ops": len(p.ops), "key": p.key})
+    return rows
+
+
+def write_problems(path, n: int, seed: int = 0, split: str = "train") -> Path:
+    """Write ``n`` problems as jsonl (fields id, problem, answer, n_ops, key) for ``data.source``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as f:
+        for row in problem_rows(n, seed, split):
+            f.write(json.dumps(row) + "\n")
+    return path

@@ -1,0 +1,133 @@
+"""End to end on a tiny model: the reward rises; resume is bit-identical; the run folder follows the contract.
+
+The task: a tiny Llama is first fine-tuned to answer ``\\boxed{d}`` with a random digit d; RL then rewards only
+``\\boxed{3}``. The SFT model starts near reward 0.1 and learns to prefer 3 within a few steps.
+"""
+
+import json
+
+import pytest
+import torch
+
+from tandem_rl.config import load_config
+from tandem_rl.train import loop
+from tandem_rl.train.checkpoint import latest_checkpoint
+from tiny import tiny_model, tiny_tokenizer
+
+TIMING = ("seconds", "tokens_per_s")
+
+
+@pytest.fixture(scope="module")
+def digit_task(tmp_path_factory):
+    """(model folder, problems file) for the digit task; the model is briefly SFT-ed on random digits."""
+    root = tmp_path_factory.mktemp("digit")
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=0)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Pick a digit."}], tokenize=False,
+                                     add_generation_prompt=True)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    g = torch.Generator().manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(40):
+        digits = torch.randint(0, 10, (32,), generator=g).tolist()
+        rows = [p_ids + tok(f"\\boxed{{{d}}}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                for d in digits]
+        ids = torch.tensor(rows)
+        labels = ids.clone()
+        labels[:, :len(p_ids)] = -100
+        loss = model(input_ids=ids, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    model.save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    problems = root / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": "3"}) + "\n"
+                                for i in range(16)))
+    return root / "model", problems
+
+
+def _cfg(digit_task, out, *extra):
+    model, problems = digit_task
+    return load_config(None, [
+        f"model.senior={model}", f"data.source={problems}", "data.instruction=", f"train.output_dir={out}",
+        "train.prompts_per_step=4", "grpo.group_size=8", "rollout.max_new_tokens=8", "rollout.temperature=1.0",
+        "reward.workers=0", "train.loggers=[jsonl]", "train.lr=1e-3", "train.save_every=0",
+        "train.dump_rollouts_every=0", *extra])
+
+
+def _metrics(run):
+    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+
+
+def _strip_timing(rows):
+    return [{k: v for k, v in r.items() if not any(t in k for t in TIMING)} for r in rows]
+
+
+def test_tandem_reward_rises_on_the_digit_task(digit_task, tmp_path):
+    run = loop.train(_cfg(digit_task, tmp_path / "run", "train.steps=12", "rollout.schedule=word",
+                          "train.dump_rollouts_every=12", "data.holdout=4", "train.eval_every=12"), progress=False)
+    rows = _metrics(run)
+    rewards = [r["reward_mean"] for r in rows]
+    first, last = sum(rewards[:2]) / 2, sum(rewards[-4:]) / 4
+    assert first < 0.25, rewards
+    assert last > first + 0.2, rewards  # the junior writes ~half the answers, so the ceiling is ~0.55
+    assert all(0.2 < r["senior_fraction"] < 0.8 for r in rows)
+    assert rows[-1]["updates"] >= 1 and rows[-1]["grad_norm"] is not None
+    assert "eval_solo_acc" in rows[-1] and 0.0 <= rows[-1]["eval_solo_acc"] <= 1.0
+    # run folder contract
+    assert (run / "config.yaml").exists()
+    ck = latest_checkpoint(run)
+    assert ck.name == "step_000012" and (ck / "model.safetensors").exists() and (ck / "tokenizer.json").exists()
+    dump = [json.loads(x) for x in (run / "rollouts" / "step_000012.jsonl").read_text().splitlines()]
+    assert len(dump) == 32
+    keys = {"step", "prompt_index", "prompt", "tokens", "response_ids", "author", "reward", "gold", "extracted",
+            "finish_reason"}
+    assert keys <= set(dump[0])
+    assert all(len(d["tokens"]) == len(d["response_ids"]) == len(d["author"]) for d in dump)
+    assert {d["prompt_index"] for d in dump} == {0, 1, 2, 3}
+
+
+class _Killed(Exception):
+    pass
+
+
+def test_resume_is_bit_identical_on_cpu(digit_task, tmp_path, monkeypatch):
+    """4 steps straight == 2 steps, a kill, --resume, 2 more: same weights (torch.equal) and same metrics."""
+    from transformers import AutoModelForCausalLM
+
+    extra = ("train.steps=4", "train.save_every=2", "rollout.schedule=word", "train.dump_rollouts_every=1",
+             "train.lr=3e-3")
+    straight = loop.train(_cfg(digit_task, tmp_path / "a", *extra), progress=False)
+
+    real_save = loop.save_checkpoint
+
+    def save_then_die(run_dir, step, *a, **k):
+        out = real_save(run_dir, step, *a, **k)
+        if step == 2:
+            raise _Killed()
+        return out
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(_Killed):
+        loop.train(_cfg(digit_task, tmp_path / "b", *extra), progress=False)
+    monkeypatch.undo()
+    with pytest.raises(FileExistsError, match="--resume"):
+        loop.train(_cfg(digit_task, tmp_path / "b", *extra), progress=False)
+    resumed = loop.train(_cfg(digit_task, tmp_path / "b", *extra), resume=True, progress=False)
+
+    a = AutoModelForCausalLM.from_pretrained(latest_checkpoint(straight))
+    b = AutoModelForCausalLM.from_pretrained(latest_checkpoint(resumed))
+    init = AutoModelForCausalLM.from_pretrained(digit_task[0])
+    sa, sb, s0 = a.state_dict(), b.state_dict(), init.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert any(not torch.equal(sa[k], s0[k]) for k in sa), "training changed nothing: the test would be vacuous"
+    ma, mb = _metrics(straight), _metrics(resumed)
+    assert [r["step"] for r in mb] == [1, 2, 3, 4]
+    assert _strip_timing(ma) == _strip_timing(mb)
+    assert sum(r["updates"] for r in ma) >= 2
+    for s in (3, 4):
+        name = f"rollouts/step_{s:06d}.jsonl"
+        assert (straight / name).read_text() == (resumed / name).read_text()
