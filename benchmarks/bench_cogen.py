@@ -101,6 +101,7 @@ def main(argv=None) -> None:
     ap.add_argument("--warmup-tokens", type=int, default=8)
     ap.add_argument("--reps", type=int, default=None,
                     help="interleaved timed rounds, best kept (default: 3 for tiny, 1 for qwen3)")
+    ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--skip-hf", action="store_true", help="skip the HF generate baseline")
     args = ap.parse_args(argv)
 
@@ -108,6 +109,8 @@ def main(argv=None) -> None:
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     dtype = {"float32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}[args.dtype or dtype_name]
     batch, new, plen = args.batch or batch, args.new_tokens or new, args.prompt_len or plen
+    if args.threads:
+        torch.set_num_threads(args.threads)
     args.reps = args.reps or (3 if args.preset == "tiny" else 1)
     import transformers
 
@@ -148,6 +151,17 @@ def main(argv=None) -> None:
              ("junior_alone", lambda n: ours(senior, small, "junior", n)),
              ("word_self_paired", lambda n: ours(senior, twin, "word", n)),
              ("word_small_junior", lambda n: ours(senior, small, "word", n))]
+    if not args.skip_hf:  # correctness on this device/dtype before speed: greedy solo vs HF generate
+        rows = min(batch, 8)
+        with torch.inference_mode():
+            ids = torch.tensor(prompts[:rows], device=device)
+            ref = senior.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=16,
+                                  min_new_tokens=16, do_sample=False, pad_token_id=0)[:, plen:].tolist()
+            mine = CoGenerator(senior, None, tok, eos_token_ids=[]).generate(
+                prompts[:rows], RolloutConfig(schedule="solo", max_new_tokens=16, temperature=0.0), seed=0)
+        same = sum(a == b for a, b in zip(mine.response_ids, ref))
+        print(f"# check: solo greedy == HF generate greedy on {same}/{rows} rows x 16 tokens")
+
     # Warm up everything, then time the measurements in interleaved rounds and keep each one's best round, so
     # that load from other processes (shared CPUs) hits all of them alike.
     calls = {name: make(new) for name, make in plan}

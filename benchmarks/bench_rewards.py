@@ -14,16 +14,17 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import sys
 import tempfile
 import time
 
 from tandem_rl.rewards import GraderPool, grade, quick_grade
 
-REALISTIC = [  # (pred, gold): a mix of what a math RL run produces
-    ("17", "17"), (r"\frac{1}{2}", "0.5"), (r"\dfrac{3}{4}", r"\frac34"), (r"\{1,2\}", r"\{2,1\}"),
-    ("x^2+2x+1", "(x+1)^2"), ("(0,1]", "(0, 1]"), (r"2\sqrt{2}", r"\sqrt{8}"), ("12", "13"), (r"\pi", "3.14"),
-    (r"\frac{\sqrt{3}}{2}", r"\sin(60^\circ)"), ("3x", "x+2x"), ("-4", "4"), (r"1,000", "1000"), ("y=2x+1", "2x+1"),
-    (r"\text{(C)}", "C"), ("[2,5)", "[2,5]"),
+REALISTIC = [  # (pred, gold) templates, K = a random integer: a mix of what a math RL run produces
+    ("K", "K"), (r"\frac{1}{K}", "1/K"), (r"\dfrac{K}{4}", r"\frac{K}{4}"), (r"\{1,K\}", r"\{K,1\}"),
+    ("x^2+2Kx+K^2", "(x+K)^2"), ("(0,K]", "(0, K]"), (r"K\sqrt{2}", r"\sqrt{2K^2}"), ("K", "K+1"), (r"\pi", "3.14"),
+    (r"\frac{\sqrt{3}}{2}", r"\sin(60^\circ)"), ("3x", "x+2x"), ("-K", "K"), ("0.5", r"\frac{1}{2}"),
+    ("y=Kx+1", "Kx+1"), (r"\text{(C)}", "C"), ("[K,K+3)", "[K,K+3]"),
 ]
 
 
@@ -31,10 +32,9 @@ def realistic(n: int, rng: random.Random) -> tuple[list[str], list[str]]:
     responses, golds = [], []
     for _ in range(n):
         pred, gold = rng.choice(REALISTIC)
-        k = rng.randint(2, 999)  # vary the numbers so that sympy's caches do not answer for us
-        pred, gold = pred.replace("2", str(k)), gold.replace("2", str(k))
-        responses.append(f"Step 1 ... step 2 ... so the answer is $\\boxed{{{pred}}}$.")
-        golds.append(gold)
+        k = str(rng.randint(2, 999))  # vary the numbers so that sympy's caches do not answer for us
+        responses.append(f"Step 1 ... step 2 ... so the answer is $\\boxed{{{pred.replace('K', k)}}}$.")
+        golds.append(gold.replace("K", k))
     return responses, golds
 
 
@@ -71,6 +71,7 @@ def adversarial(rng: random.Random, marker: str, kinds=range(9)) -> str:
 
 
 def main() -> None:
+    sys.stdout.reconfigure(line_buffering=True)  # progress shows up when redirected to a file
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000, help="realistic answers for the throughput comparison")
     ap.add_argument("--fuzz", type=int, default=10000, help="adversarial answers")

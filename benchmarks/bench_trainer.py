@@ -212,7 +212,11 @@ def main() -> None:
     print(f"setup: tiny Llama h{a.hidden} L{a.layers}, {a.prompts} prompts x {a.group}, max_new_tokens "
           f"{a.max_new_tokens}, {a.steps} steps, 2 updates/step, CPU threads {torch.get_num_threads()}")
     keys = ("rollout_tok_s", "update_tok_s", "end_to_end_tok_s", "mean_len")
+    for k in range(a.repeats):
+        o, t = results["ours"][k], results["trl"][k]
+        print(f"run {k + 1}: " + ", ".join(f"{f} {o[f]:.1f} vs {t[f]:.1f} ({o[f] / t[f]:.2f}x)" for f in keys[:3]))
     med = {k: {f: statistics.median(r[f] for r in v) for f in keys} for k, v in results.items()}
+    print(f"median over {a.repeats} alternating run(s):")
     print(f"{'':18s}{'tandem-rl':>12s}{'TRL':>12s}{'ratio':>8s}")
     for f in keys:
         ratio = med["ours"][f] / med["trl"][f]

@@ -168,3 +168,30 @@ def test_unknown_source_names_the_choices(tmp_path):
     (tmp_path / "plain").mkdir()
     with pytest.raises(DataError, match="save_to_disk"):
         load_problems(cfg(tmp_path / "plain"))
+
+
+def test_recipes_ask_the_hub_for_the_right_names_and_splits(monkeypatch):
+    """The hub path, with datasets.load_dataset faked from the fixtures: same problems as recipe_dir gives."""
+    import datasets
+
+    from tandem_rl.data.recipes import RECIPES
+
+    by_hub = {p.hub: p.name for parts in RECIPES.values() for p in parts}
+    calls = []
+
+    def fake_load_dataset(name, split=None):
+        calls.append((name, split))
+        part = by_hub[name]
+        path = next(REC.glob(f"{part}.*"))
+        ds = (datasets.Dataset.from_parquet(str(path)) if path.suffix == ".parquet"
+              else datasets.Dataset.from_json(str(path)))
+        return ds if split is not None else datasets.DatasetDict({"train": ds})
+
+    monkeypatch.setattr(datasets, "load_dataset", fake_load_dataset)
+    for name in ("aime", "amc", "math500", "minerva", "deepscaler"):
+        calls.clear()
+        hub = load_problems(cfg(name))
+        local = load_problems(cfg(name, recipe_dir=REC))
+        assert sorted((p.id, p.answer) for p in hub.problems) == sorted((p.id, p.answer) for p in local.problems)
+        assert len(hub.skipped) == len(local.skipped)
+        assert calls == [(p.hub, p.split) for p in RECIPES[name]]

@@ -68,7 +68,7 @@ EQUAL = [
 NOT_EQUAL = [
     ("5", "-5"), (r"\frac13", "0.333"), ("(0,1)", "[0,1]"), ("(0,1]", "[0,1)"), (r"\{1,2\}", r"\{1,2,3\}"),
     ("1000", "100"), (r"2\sqrt2", r"\sqrt2"), ("3.14", r"\pi"), (r"\text{Monday}", r"\text{Tuesday}"),
-    ("1,000", "1"), ("x^2", "x^3"), ("12", "21"), ("0.5", "5"),
+    ("1,000", "1"), ("x^2", "x^3"), ("12", "21"), ("0.5", "5"), ("-3", "3"),
 ]
 
 
@@ -137,3 +137,9 @@ def test_quick_stages_never_raise(response, gold):
 def test_numeric_parser_never_raises_and_agrees_with_itself(s):
     v = value(s)
     assert v is None or numerically_equal(s, s) in (True, None)
+
+
+def test_grader_packages_match_the_papers_pins():
+    from tandem_rl.rewards.grader import version_problems
+
+    assert version_problems() == []

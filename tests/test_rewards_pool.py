@@ -29,6 +29,12 @@ def test_pool_agrees_with_in_process_grading(pool):
     assert [g.reward for g in got] == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
 
 
+def test_gsm8k_format_through_the_pool(pool):
+    res = pool.grade(["48/2 = 24 clips\n#### 72", "#### 1,250", r"\boxed{72}"], ["72", "1250", "72"],
+                     answer_format="gsm8k")
+    assert [(r.reward, r.extracted) for r in res] == [(1.0, "72"), (1.0, "1,250"), (0.0, None)]
+
+
 def test_length_mismatch_is_an_error(pool):
     with pytest.raises(ValueError):
         pool.grade(["a"], ["1", "2"])
@@ -91,9 +97,10 @@ def test_hung_worker_times_out_and_is_replaced(pool):
 def test_dead_worker_is_replaced(pool):
     pool.warm_up()
     os.kill(pool._pool[1].proc.pid, signal.SIGKILL)
+    pool._pool[1].proc.wait(timeout=10)
     res = pool.grade([rf"\boxed{{\{{{i},9\}}}}" for i in range(4)], [rf"\{{9,{i}\}}" for i in range(4)])
     assert all(isinstance(r, RewardResult) for r in res)
-    assert sum(r.reward for r in res) >= 3.0  # at most the answer sent to the dead worker is lost
+    assert sum(r.reward for r in res) == 4.0  # an idle worker's death costs no answer
     assert pool.grade([r"\boxed{(1,2]}"], ["(1, 2]"])[0].reward == 1.0
 
 
@@ -136,7 +143,9 @@ def test_unguarded_tower_hits_the_hard_timeout():
 
 
 def test_workers_zero_grades_with_a_helper_process():
-    with GraderPool(workers=0, timeout_s=TIMEOUT_S) as p:
+    from tandem_rl.rewards.config import RewardConfig
+
+    with GraderPool.from_config(RewardConfig(workers=0, timeout_s=TIMEOUT_S)) as p:
         res = p.grade([r"\boxed{0.5}", r"\boxed{\{1,2\}}"], ["1/2", r"\{2,1\}"])
         assert [r.reward for r in res] == [1.0, 1.0]
         assert len(p._pool) == 1  # started on first need

@@ -105,3 +105,15 @@ def test_second_mini_batch_uses_pre_update_old_logprobs():
     stats = update_policy(objs, ro, adv2, cfg, autocast=NO_AUTOCAST, lr=50.0)
     assert stats.updates == 2
     assert stats.clip_frac > 0  # first mini-batch is exactly on-policy (ratio 1), so all clipping is in the second
+
+
+def test_kl_to_an_identical_reference_is_zero_and_adds_no_gradient():
+    cfg, objs, ro, adv = _setup()
+    ref_grad = _reference_grad(objs.senior, ro, adv, 0.8, "token-mean", 9)
+    cfg.grpo.beta = 0.5
+    objs.reference = copy.deepcopy(objs.senior).eval().requires_grad_(False)
+    before = {n: p.detach().clone() for n, p in objs.senior.named_parameters()}
+    stats = update_policy(objs, ro, adv, cfg, autocast=NO_AUTOCAST, lr=1.0)
+    assert stats.kl_ref == 0.0 and stats.trained_rows == 5  # with beta > 0 zero-advantage rows are trained too
+    for n, p in objs.senior.named_parameters():  # d k3 / d logp = 0 where logp == ref
+        assert torch.allclose(before[n] - p.detach(), ref_grad.get(n, torch.zeros_like(p)), atol=1e-6, rtol=1e-4), n

@@ -66,7 +66,10 @@ def truncate(logits: torch.Tensor, top_k: Param, top_p: Param) -> torch.Tensor:
     if use_p:
         probs = sorted_logits.softmax(dim=-1)
         mass_before = probs.cumsum(dim=-1) - probs  # probability of the strictly better tokens
-        sorted_logits = sorted_logits.masked_fill((mass_before >= _col(top_p, logits)) & (ranks > 0), float("-inf"))
+        p = _col(top_p, logits)
+        # Rows with top_p = 1 stay untruncated (float cumsums can exceed 1 before the last token).
+        cut = (mass_before >= p) & (ranks > 0) & (torch.as_tensor(p, device=logits.device) < 1.0)
+        sorted_logits = sorted_logits.masked_fill(cut, float("-inf"))
     return torch.empty_like(logits).scatter_(-1, order, sorted_logits)
 
 

@@ -109,6 +109,28 @@ def quick_grade(response: str, gold: str, answer_format: str = "boxed", *,
     return None, pred
 
 
+PINNED = {"math-verify": "0.9.0", "latex2sympy2_extended": "1.11.0"}  # the authors' pins (method.md, "Reward")
+
+
+def version_problems() -> list[str]:
+    """Differences from the pinned grader packages (empty when they match): other versions grade differently.
+
+    >>> version_problems()
+    []
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = []
+    for name, want in PINNED.items():
+        try:
+            have = version(name)
+        except PackageNotFoundError:
+            have = None
+        if have != want:
+            out.append(f"{name} {have or 'not installed'} (pinned: {want})")
+    return out
+
+
 _LATEX_ONLY = None
 
 

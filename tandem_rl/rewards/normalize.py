@@ -2,7 +2,7 @@
 
 Two answers that normalise to the same string are equal. Normalisation removes presentation only (spacing, ``$``,
 ``\\left``/``\\right``, ``\\text{}`` wrappers, units, degree signs, percent signs, thousands separators, a leading
-``x =``), never meaning::
+``x =``, the case of plain-text answers), never meaning::
 
     >>> normalize(r"\\$1,000")
     '1000'
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 
-MAX_LEN = 1000  # longer "answers" are not answers; they are normalised by truncation-free rejection upstream
+MAX_LEN = 1000  # longer strings are compared verbatim (they are rejected before sympy anyway)
 
 _UNITS = (
     "cm", "mm", "km", "m", "meters", "meter", "metres", "inches", "inch", "in", "ft", "feet", "foot", "yards", "yd",
@@ -78,4 +78,4 @@ def normalize(answer: str) -> str:
         s = s.rstrip("0").rstrip(".") or "0"
     if s.startswith("+") and len(s) > 1:
         s = s[1:]
-    return s.casefold()
+    return s if "\\" in s else s.casefold()  # text answers ignore case; \Delta is not \delta

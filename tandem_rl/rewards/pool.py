@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections import deque
 from typing import Optional
 
@@ -31,7 +32,7 @@ import numpy as np
 
 from tandem_rl.rewards.authorship import answer_author
 from tandem_rl.rewards.extract import extract_answer
-from tandem_rl.rewards.grader import RewardResult, quick_grade
+from tandem_rl.rewards.grader import RewardResult, quick_grade, version_problems
 
 STARTUP_TIMEOUT_S = 120.0
 
@@ -100,8 +101,16 @@ class GraderPool:
         self._lock = threading.Lock()  # one batch at a time; callers on several threads simply queue
         self._closed = False
         self.stats = {"timeouts": 0, "restarts": 0, "math_verify_calls": 0, "max_answer_s": 0.0}
+        problems = version_problems()
+        if problems:
+            warnings.warn("grader packages differ from the paper's pins, rewards may differ: " + "; ".join(problems))
         if workers > 0:
             self._pool = [_Worker(memory_limit_mb) for _ in range(workers)]
+
+    @classmethod
+    def from_config(cls, reward_cfg) -> "GraderPool":
+        """``GraderPool.from_config(cfg.reward)``: workers, timeout and memory limit from the ``reward`` section."""
+        return cls(reward_cfg.workers, reward_cfg.timeout_s, memory_limit_mb=reward_cfg.memory_limit_mb)
 
     def __enter__(self) -> "GraderPool":
         return self
@@ -116,11 +125,12 @@ class GraderPool:
             pass
 
     def close(self) -> None:
-        """Stop every worker (idempotent)."""
-        self._closed = True
-        for w in self._pool:
-            w.kill()
-        self._pool = []
+        """Stop every worker (idempotent; waits for a batch in flight on another thread)."""
+        with self._lock:
+            self._closed = True
+            for w in self._pool:
+                w.kill()
+            self._pool = []
 
     def grade(self, responses: list[str], golds: list[str], *, answer_format: str = "boxed",
               char_authors: Optional[list[np.ndarray]] = None) -> list[RewardResult]:
@@ -177,7 +187,10 @@ class GraderPool:
                 sel.register(w.proc.stdout, selectors.EVENT_READ, k)
             while queue or any(w.task is not None or (wait_ready and not w.ready) for w in self._pool):
                 now = time.monotonic()
-                for w in self._pool:  # hand out work to idle, ready workers
+                for k, w in enumerate(self._pool):  # hand out work to idle, ready workers
+                    if w.ready and w.task is None and queue and w.proc.poll() is not None:
+                        self._swap(sel, k)  # died while idle (killed from outside): replace it, lose nothing
+                        continue
                     if w.ready and w.task is None and queue:
                         i, pred, gold = queue.popleft()
                         w.task, w.deadline = i, now + self.timeout_s

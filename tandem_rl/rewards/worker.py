@@ -33,7 +33,29 @@ def _limit_memory(megabytes: int) -> None:
         pass
 
 
+def _exit_with_parent() -> None:
+    """Exit when the parent process goes away, even while an answer is still being graded.
+
+    A watchdog thread polls the parent pid; it runs whenever sympy is in Python code (the GIL switches). Linux's
+    PR_SET_PDEATHSIG would also catch C code, but it fires when the *thread* that started the worker exits, and
+    pools are used from many threads. Sympy stuck in C long enough ends in the address-space limit anyway.
+    """
+    import threading
+    import time
+
+    parent = os.getppid()
+
+    def watch():
+        while True:
+            time.sleep(0.5)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
 def main() -> None:
+    _exit_with_parent()
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr

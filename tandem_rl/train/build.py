@@ -85,7 +85,9 @@ def build(cfg, checkpoint: Optional[Path] = None) -> TrainObjects:
             load_model(m.junior, dtype=m.dtype, device=m.junior_device or str(device)))
     reference = base if cfg.grpo.beta > 0 else None
     if m.gradient_checkpointing:
-        senior.gradient_checkpointing_enable()
+        # transformers 5.x renamed it; older versions only have the first name
+        enable = getattr(senior, "activation_checkpointing_enable", None) or senior.gradient_checkpointing_enable
+        enable()
         senior.config.use_cache = False
     senior.train()
     t = cfg.train

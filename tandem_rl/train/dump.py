@@ -27,7 +27,7 @@ def rollout_rows(step: int, step_rollouts, problems, tokenizer, group_size: int)
         res = step_rollouts.results[i]
         rows.append({
             "step": step, "prompt_index": g, "problem_id": prob.id, "prompt": prob.problem,
-            "tokens": [tokenizer.decode([t]) for t in ids], "response_ids": ids,
+            "tokens": tokenizer.batch_decode([[t] for t in ids]), "response_ids": ids,
             "author": [int(a) for a in ro.author[i]], "reward": float(res.reward), "gold": prob.answer,
             "extracted": res.extracted, "finish_reason": ro.finish_reason[i],
             "answer_author": res.answer_author, "solo_mix": bool(step_rollouts.solo_row[i]),

@@ -29,7 +29,7 @@ class Recipe:
     junior_max_steps: int = 1500
     junior_eval_every: int = 100
     junior_stop_at: float = 0.55
-    senior_steps: int = 600
+    senior_steps: int = 800
     senior_eval_every: int = 100  # for the card's learning curve only (the senior never stops early)
     senior_plain_share: float = 0.35
     n_train_problems: int = 4000
@@ -77,8 +77,8 @@ def _train_one(job) -> dict:
     torch.set_num_threads(recipe.threads)
     tok = build_tokenizer()
     t0 = time.time()
-    model = sft(new_model(tok, shape, seed=settings.seed).to(recipe.device), tok, settings, progress=progress, position=position,
-                desc=name)
+    model = new_model(tok, shape, seed=settings.seed).to(recipe.device)
+    model = sft(model, tok, settings, progress=progress, position=position, desc=name)
     seconds = time.time() - t0
     _round_bf16(model)
     model.cpu()

@@ -1,0 +1,91 @@
+"""The demo path end to end at CI size (a couple of steps, a few problems), the demo config, and the world recipe.
+
+These check that the pipeline runs and writes valid artifacts; they never assert the scientific outcome.
+"""
+
+import dataclasses
+import json
+from pathlib import Path
+
+import pytest
+
+from tandem_rl.world.demo import demo_config, format_summary, run_demo
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_configs_demo_yaml_matches_the_built_in_settings(monkeypatch):
+    from tandem_rl.config import load_config
+
+    monkeypatch.chdir(REPO)  # the YAML's data paths are relative to the repository root
+    from_yaml, built_in = load_config("configs/demo.yaml"), demo_config()
+    from_yaml.data.source = str(Path(from_yaml.data.source).resolve())
+    from_yaml.eval.benchmarks = [str(Path(b).resolve()) for b in from_yaml.eval.benchmarks]
+    assert dataclasses.asdict(from_yaml) == dataclasses.asdict(built_in)
+    assert built_in.rollout.temperature == 1.0 and built_in.grpo.beta == 0.0 and built_in.train.lr == 1e-4
+    assert Path(built_in.data.source).is_file() and Path(built_in.eval.benchmarks[0]).is_file()
+    quick = demo_config(["train.steps=3", "eval.limit=5"])
+    assert quick.train.steps == 3 and quick.eval.limit == 5
+
+
+def test_demo_pipeline_smoke(tmp_path):
+    cfg = demo_config([
+        "train.steps=1", "train.prompts_per_step=2", "grpo.group_size=2", "train.mini_batches=1",
+        "train.dump_rollouts_every=1", "reward.workers=0", "eval.limit=2", "eval.n_samples=1", "eval.bootstrap=20",
+        "eval.handoff_schedules=[paragraph]", "eval.batch_size=8", "rollout.max_new_tokens=12",
+        "eval.max_new_tokens=12",
+    ])
+    result = run_demo(cfg, tmp_path, seeds=[0], jobs=1, progress=False)
+    for label in ("grpo_s0", "tandem_s0"):
+        run = tmp_path / "runs" / label
+        rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+        assert [r["step"] for r in rows] == [1]
+        ckpt = run / "checkpoints" / (run / "checkpoints" / "latest.txt").read_text().strip()
+        assert (ckpt / "config.json").is_file() and (ckpt / "tokenizer_config.json").is_file()
+        dumped = [json.loads(x) for x in next((run / "rollouts").glob("step_*.jsonl")).read_text().splitlines()]
+        assert len(dumped) == 4 and all(len(r["author"]) == len(r["response_ids"]) for r in dumped)
+        if label.startswith("grpo"):
+            assert all(all(a == 1 for a in r["author"]) for r in dumped)  # solo schedule: senior only
+    assert set(result["labels"]) == {"initial", "grpo_s0", "tandem_s0"}
+    for label in result["labels"]:
+        summary = json.loads((tmp_path / "eval" / label / "summary.json").read_text())
+        assert {"solo_pass@k", "handoff_paragraph_pass@k", "notation_rate", "faithful"} <= set(summary["metrics"])
+        samples = (tmp_path / "eval" / label / "samples.jsonl").read_text().splitlines()
+        assert len(samples) == 2 * 2  # 2 problems x 1 sample x (solo + paragraph)
+    html = (tmp_path / "report.html").read_text()
+    assert html.lstrip().lower().startswith("<!doctype html") and "tandem_s0" in html
+    table = format_summary(result)
+    assert table.count("\n") == 4 and "initial" in table and "tandem_s0" in table
+
+
+def test_recipe_builds_loadable_models(tmp_path):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tandem_rl.world.recipe import Recipe, build
+
+    card = build(tmp_path, Recipe(junior_max_steps=2, senior_steps=2, probe_n=2, jobs=1, n_train_problems=30,
+                                  n_test_problems=10), progress=False)
+    assert card["junior"]["sft_steps"] == 2 and card["senior"]["sft_steps"] == 2
+    assert json.loads((tmp_path / "world_card.json").read_text())["vocab_size"] == card["vocab_size"]
+    assert len((tmp_path / "problems" / "test.jsonl").read_text().splitlines()) == 10
+    for name in ("junior", "senior"):
+        tok = AutoTokenizer.from_pretrained(tmp_path / name)
+        model = AutoModelForCausalLM.from_pretrained(tmp_path / name)
+        assert model.config.vocab_size == len(tok) and tok.eos_token == "<|im_end|>"
+
+
+@pytest.mark.parametrize("name", ["junior", "senior"])
+def test_shipped_models_behave_as_documented(name):
+    """Greedy on 40 held-out problems: the junior writes plain steps only; the senior is accurate and uses jargon."""
+    import torch
+
+    from tandem_rl.models import load_model, load_tokenizer
+    from tandem_rl.world.sft import probe
+
+    torch.manual_seed(0)
+    tok = load_tokenizer(f"world:{name}")
+    p = probe(load_model(f"world:{name}", device="cpu"), tok, n=40, temperature=0.0)
+    if name == "junior":
+        assert p.jargon_rate == 0.0 and p.accuracy >= 0.5
+    else:
+        assert p.jargon_rate >= 0.3 and p.accuracy >= 0.85
