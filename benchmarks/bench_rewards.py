@@ -84,11 +84,17 @@ def main() -> None:
     rng = random.Random(args.seed)
 
     responses, golds = realistic(args.n, rng)
+    # Warm both sides alike on other answers from the same templates: sympy and math-verify cache per process,
+    # and a fresh worker should not be compared with a process that has graded for a while.
+    warm_r, warm_g = realistic(300, rng)
+    for r, g in zip(warm_r, warm_g):
+        grade(r, g)
     t = time.perf_counter()
     single = [grade(r, g) for r, g in zip(responses, golds)]
     single_s = time.perf_counter() - t
     with GraderPool(args.workers, args.timeout) as pool:
         pool.warm_up()
+        pool.grade(warm_r, warm_g)
         t = time.perf_counter()
         pooled = pool.grade(responses, golds)
         pool_s = time.perf_counter() - t

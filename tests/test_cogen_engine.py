@@ -199,10 +199,12 @@ def test_paragraph_schedule_in_the_engine(tok, pair):
         switched += sum(ends)
     assert switched >= 3
     limited = gen.generate(prompts, RolloutConfig(**{**rc.__dict__, "max_turns": 1}), seed=1)
-    for r, full, why in zip(limited.response_ids, out.response_ids, limited.finish_reason):
-        cut = [t for t in range(len(full)) if (("" if t == 0 else texts[full[t - 1]]) + texts[full[t]]).endswith("\n\n")]
-        assert r == (full[: cut[0] + 1] if cut else full)
-        assert why == "length" or why == out.finish_reason[0]
+    for r, full, why, full_why in zip(limited.response_ids, out.response_ids, limited.finish_reason,
+                                      out.finish_reason):
+        cut = [t for t in range(len(full))
+               if (("" if t == 0 else texts[full[t - 1]]) + texts[full[t]]).endswith("\n\n")]
+        assert r == (full[: cut[0] + 1] if cut else full)  # the row ends right after its first turn
+        assert why == ("length" if cut else full_why)
 
 
 def test_modes_restored_and_errors(tok, pair, prompts):
@@ -233,3 +235,20 @@ def test_junior_schedule_runs_the_junior_only(tok, pair, prompts):
         prompts, RolloutConfig(schedule="junior", max_new_tokens=24, temperature=0.0), seed=0)
     assert out.response_ids == hf_greedy(junior, prompts, 24, tok.pad_token_id, 7)
     assert all(np.all(a == 0) for a in out.author) and out.stats["senior_fraction"] == 0.0
+
+
+def test_schedule_coins_do_not_shift_the_sampling_stream(tok, pair, prompts):
+    """Coins come from their own generator: `word` with p = 1 (always senior) draws exactly the tokens `solo`
+    draws with the same seed, and p = 0 exactly those of the `junior` schedule."""
+    senior, junior = pair
+    gen = CoGenerator(senior, junior, tok)
+    rc = dict(max_new_tokens=12, temperature=1.0, top_k=30)
+    solo = gen.generate(prompts, RolloutConfig(schedule="solo", **rc), seed=4)
+    word1 = gen.generate(prompts, RolloutConfig(schedule="word", p=1.0, **rc), seed=4)
+    only_j = gen.generate(prompts, RolloutConfig(schedule="junior", **rc), seed=4)
+    word0 = gen.generate(prompts, RolloutConfig(schedule="word", p=0.0, **rc), seed=4)
+    assert word1.response_ids == solo.response_ids and word0.response_ids == only_j.response_ids
+    assert word1.stats["senior_fraction"] == 1.0 and word0.stats["senior_fraction"] == 0.0
+    for a, b in zip(word1.logprob, solo.logprob):
+        np.testing.assert_allclose(a, b, atol=1e-5)
+    assert all(np.isfinite(x).all() for x in word1.partner_logprob)  # both models ran

@@ -1,7 +1,6 @@
 """Rollouts -> padded tensors: the docstring example, padding-invariant log-probs, micro-batch planning."""
 
 import numpy as np
-import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st

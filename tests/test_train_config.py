@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tandem_rl.config import Config, load_config, save_config
+from tandem_rl.config import load_config, save_config
 from tandem_rl.config_io import to_dict
 from tandem_rl.train.build import lr_at
 from tandem_rl.train.config import TrainConfig

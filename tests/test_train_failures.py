@@ -77,3 +77,9 @@ def test_cli_trains_and_resumes(tiny_run, capsys):
     assert [r["step"] for r in rows] == [1, 2]
     saved = load_config(tiny_run / "cli" / "config.yaml")
     assert saved.train.steps == 2 and saved.grpo.group_size == 2
+
+
+def test_resume_with_a_different_batch_shape_is_refused(tiny_run):
+    loop.train(_cfg(tiny_run, "train.steps=1"), progress=False)
+    with pytest.raises(ValueError, match="prompts_per_step"):
+        loop.train(_cfg(tiny_run, "train.steps=2", "train.prompts_per_step=4"), resume=True, progress=False)

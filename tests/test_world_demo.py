@@ -89,3 +89,17 @@ def test_shipped_models_behave_as_documented(name):
         assert p.jargon_rate == 0.0 and p.accuracy >= 0.5
     else:
         assert p.jargon_rate >= 0.3 and p.accuracy >= 0.85
+
+
+def test_format_summary_reads_labels_and_seed_groups():
+    def metric(v, lo, hi):
+        return {"macro": {"value": v, "low": lo, "high": hi}}
+
+    metrics = {"solo_pass@k": metric([0.5, 0.75], [0.4, 0.6], [0.6, 0.9]), "notation_rate": metric(0.25, 0.2, 0.3)}
+    result = {"labels": {"initial": {"metrics": metrics}, "grpo_s0": {"metrics": {}}},
+              "comparison": {"groups": {"grpo": {"seeds": ["grpo_s0", "grpo_s1"], "metrics": metrics}}}}
+    one = format_summary(result).splitlines()
+    assert one[2].split()[:3] == ["initial", "0.50", "[0.40,0.60]"] and "0.25 [0.20,0.30]" in one[2]
+    assert set(one[3].split()[1:]) == {"-"}
+    two = format_summary(result, n_seeds=2).splitlines()
+    assert two[3].startswith("grpo (mean of 2)") and "0.50 [0.40,0.60]" in two[3]

@@ -26,7 +26,6 @@ import time
 from dataclasses import dataclass
 from typing import Optional
 
-import numpy as np
 import torch
 
 from tandem_rl.cogen import schedules as S
@@ -148,6 +147,9 @@ class CoGenerator:
             bad = [t for t in p if not 0 <= t < self.vocab]
             if bad:
                 raise ValueError(f"prompt {i} has token ids outside the vocabulary [0, {self.vocab}): {bad[:5]}")
+        bad = [t for t in rollout.stop_token_ids if not 0 <= int(t) < self.vocab]
+        if bad:
+            raise ValueError(f"rollout.stop_token_ids {bad} are outside the vocabulary [0, {self.vocab})")
         if not prompts:
             return Rollouts([], [], [], [], [], [], {"decode_steps": 0, "tokens": 0, "seconds": 0.0})
         if rollout.schedule != "solo" and self.junior is None:
@@ -168,7 +170,7 @@ class CoGenerator:
         gen = torch.Generator(device=dev).manual_seed(seed)
         coin_gen = torch.Generator(device=dev).manual_seed(seed ^ _COIN_SALT)
         ends = torch.zeros(vocab, dtype=torch.long, device=dev)  # token id -> finish code (0 = does not end)
-        ends[[t for t in rc.stop_token_ids if 0 <= t < vocab]] = 2
+        ends[[int(t) for t in rc.stop_token_ids]] = 2
         ends[self.eos_token_ids] = 1
 
         # Left-padded prompt batch; the mask buffer already holds the response columns (all ones).

@@ -102,6 +102,9 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
         objs.optimizer.load_state_dict(state["optimizer"])
         set_rng_state(state["rng"])
         start, counters = int(state["step"]), Counters(**state["counters"])
+        if int(state["data_position"]) != start * t.prompts_per_step:
+            raise ValueError(f"{ckpt}: saved data position {state['data_position']} does not match step {start} x "
+                             f"train.prompts_per_step={t.prompts_per_step}; resume with the run's prompts_per_step")
         if progress:
             print(f"resuming from {ckpt} (step {start})")
     train_probs, train_ids, held_probs, held_ids, skipped_long = _load_data(cfg, objs.tokenizer)
@@ -160,9 +163,12 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                 if t.dump_rollouts_every and (step % t.dump_rollouts_every == 0 or last):
                     dump_rollouts(run_dir, step, rollout_rows(step, sr, train_probs, objs.tokenizer, G))
                 if t.eval_every and (step % t.eval_every == 0 or last):
-                    metrics["eval_solo_acc"] = solo_accuracy(generator, grader, held_ids,
-                                                             [p.answer for p in held_probs], cfg, step=i,
-                                                             autocast=autocast)
+                    try:
+                        metrics["eval_solo_acc"] = solo_accuracy(generator, grader, held_ids,
+                                                                 [p.answer for p in held_probs], cfg, step=i,
+                                                                 autocast=autocast)
+                    except torch.OutOfMemoryError as err:
+                        raise RuntimeError(f"step {step}, evaluation: {OOM_HELP} Also train.eval_problems.") from err
                 metrics["step_seconds"] = time.perf_counter() - t_step
                 if step % t.log_every == 0 or last or "eval_solo_acc" in metrics:
                     logger.log(metrics)

@@ -75,7 +75,7 @@ def _no_grad_logprobs(model, rollouts, rows, advantages, cfg, vocab, autocast, p
 def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, autocast, lr: float) -> UpdateStats:
     """Run ``cfg.train.epochs`` x ``cfg.train.mini_batches`` AdamW updates of ``objs.senior`` on ``rollouts``."""
     t0 = time.perf_counter()
-    g, t, gc = cfg.grpo, cfg.train, cfg.grpo
+    g, t = cfg.grpo, cfg.train
     senior, opt, device = objs.senior, objs.optimizer, objs.device
     pad_id, vocab, temp = objs.tokenizer.pad_token_id, len(objs.tokenizer), cfg.rollout.temperature
     for group in opt.param_groups:
@@ -86,7 +86,7 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     groups = n // g.group_size
     per_mb = groups // t.mini_batches
     mb_rows = [list(range(m * per_mb * g.group_size, (m + 1) * per_mb * g.group_size)) for m in range(t.mini_batches)]
-    active = set(trainable_rows(rollouts, advantages, gc))
+    active = set(trainable_rows(rollouts, advantages, g))
     stats = UpdateStats()
 
     # 1. old and reference log-probs, before any update

@@ -77,7 +77,8 @@ def demo_config(overrides: list[str] | None = None, config_path: str | None = No
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default="runs/demo", help="Output folder (default runs/demo).")
     parser.add_argument("--quick", action="store_true", help="A few-minute smoke run (12 steps, 24 eval problems).")
-    parser.add_argument("--seeds", type=int, default=1, help="Seeds per arm (default 1); >1 gives intervals over seeds.")
+    parser.add_argument("--seeds", type=int, default=1,
+                        help="Seeds per arm (default 1); >1 gives intervals over seeds.")
     parser.add_argument("--seed", type=int, default=0, help="First seed (default 0).")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for evaluation (default 2).")
     parser.add_argument("--jobs", type=int, default=2, help="Arms trained at once, one process each (default 2).")
@@ -95,7 +96,8 @@ def run(args) -> int:
     t0 = time.time()
     summary = run_demo(demo_config(overrides, args.config), out, seeds=range(args.seed, args.seed + args.seeds),
                        jobs=args.jobs)
-    text = format_summary(summary, args.seeds) + f"\nwall time: {time.time() - t0:.0f} s; report: {out / 'report.html'}\n"
+    text = format_summary(summary, args.seeds)
+    text += f"\nwall time: {time.time() - t0:.0f} s; report: {out / 'report.html'}\n"
     (out / "summary.txt").write_text(text)
     print(text)
     return 0
@@ -194,9 +196,10 @@ def format_summary(result: dict, n_seeds: int = 1) -> str:
     rows = {label: s.get("metrics", {}) for label, s in labels.items()}
     if n_seeds > 1:
         groups = result.get("comparison", {}).get("groups", {})
-        rows = {"initial": rows.get("initial", {}), **{f"{g} (mean of {n_seeds})": m for g, m in groups.items()}}
-    head = f"{'model':<22}" + "".join(f"{title:>19}" for title, _ in ROWS)
+        rows = {"initial": rows.get("initial", {}),
+                **{f"{g} (mean of {n_seeds})": m.get("metrics", m) for g, m in groups.items()}}
+    head = f"{'model':<22}" + "".join(f"{title:>21}" for title, _ in ROWS)
     lines = [head, "-" * len(head)]
     for label, metrics in rows.items():
-        lines.append(f"{label:<22}" + "".join(f"{_cell(metrics.get(name)):>19}" for _, name in ROWS))
+        lines.append(f"{label:<22}" + "".join(f"{_cell(metrics.get(name)):>21}" for _, name in ROWS))
     return "\n".join(lines)

@@ -8,7 +8,8 @@ Each step draws fresh training-split problems, writes each in one notation (``pl
     sft(model, tok, SFTSettings(steps=600, plain_share=1.0))      # a junior: plain solutions only
     probe(model, tok, n=200, temperature=1.0).accuracy             # e.g. 0.6
 
-Prompts are built exactly as the training/eval data path builds them (``tandem_rl.data.build_prompt_ids``), so the shipped models see at RL time the prompt format they were trained on.
+Prompts are built exactly as the training/eval data path builds them (``tandem_rl.data.build_prompt_ids``), so the
+shipped models see at RL time the prompt format they were trained on.
 """
 
 from __future__ import annotations
