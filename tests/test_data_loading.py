@@ -195,3 +195,16 @@ def test_recipes_ask_the_hub_for_the_right_names_and_splits(monkeypatch):
         assert sorted((p.id, p.answer) for p in hub.problems) == sorted((p.id, p.answer) for p in local.problems)
         assert len(hub.skipped) == len(local.skipped)
         assert calls == [(p.hub, p.split) for p in RECIPES[name]]
+
+
+def test_world_sources_read_the_shipped_problem_files():
+    from tandem_rl.world.assets import problems_file
+
+    test = load_problems(DataConfig(source="world:test"))
+    n_lines = sum(1 for line in problems_file("test").read_text().splitlines() if line.strip())
+    assert len(test.problems) == n_lines and not test.skipped
+    assert all(p.answer.lstrip("-").isdigit() for p in test.problems)
+    train_keys = {p.meta["key"] for p in load_problems(DataConfig(source="world:train")).problems}
+    assert not train_keys & {p.meta["key"] for p in test.problems}  # disjoint splits
+    with pytest.raises(ValueError, match="world split"):
+        load_problems(DataConfig(source="world:dev"))

@@ -3,7 +3,8 @@
     ps = load_problems(DataConfig(source="deepscaler", holdout=1000))   # hub, or data.recipe_dir offline
     train, held_out = split_holdout(ps.problems, n=1000, seed=0)
 
-``data.source`` is read as: ``gym:<generator>`` (reasoning-gym), a recipe name (``recipes.py``), an existing file or
+``data.source`` is read as: ``gym:<generator>`` (reasoning-gym), ``world:train`` / ``world:test`` (the embedded
+world's shipped problems), a recipe name (``recipes.py``), an existing file or
 folder, else a hub dataset name. Rows are validated (``validate.py``); then the problems are shuffled with
 ``data.shuffle_seed`` and cut to ``data.limit``. The hold-out split is left to the caller (``split_holdout``), so
 that training and evaluation agree on it without loading twice.
@@ -54,6 +55,15 @@ def _load_unshuffled(cfg: DataConfig) -> ProblemSet:
         raise DataError("data.source is empty: give a file, folder, recipe name, gym:<generator> or hub name")
     if source.startswith("gym:"):
         return ProblemSet(gym_problems(source[4:], cfg.gym_size, cfg.gym_seed))
+    if source.startswith("world:"):
+        # The embedded world's shipped problem files (world:train, world:test); read like any other jsonl.
+        from tandem_rl.world.assets import problems_file
+
+        path = problems_file(source.split(":", 1)[1])
+        problems, skipped = to_problems(read_rows(str(path), cfg.split), file=source, source=source,
+                                        on_error=cfg.on_error, problem_column=cfg.problem_column,
+                                        answer_column=cfg.answer_column)
+        return ProblemSet(problems, skipped)
     if source in RECIPES:
         problems, skipped = [], []
         for part in RECIPES[source]:

@@ -195,7 +195,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
         base_model = junior_model if base == junior else freeze(load_model(base, dtype=mc.dtype, device=junior_dev))
     opts = dict(resamples=ec.bootstrap, seed=ec.seed, confidence=ec.confidence)
     summaries, metrics_by_label, solo_texts = {}, {}, {}
-    with GraderPool(cfg.reward.workers, cfg.reward.timeout_s) as pool:
+    with GraderPool.from_config(cfg.reward) as pool:
         for label, path in seniors.items():
             path = resolve_checkpoint(path)
             tok = load_tokenizer(mc.tokenizer or path)

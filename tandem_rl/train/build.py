@@ -1,6 +1,6 @@
 """Everything a run holds in memory, created in one function: models, tokenizer, optimizer.
 
-Data parallelism (Accelerate DDP/FSDP) will wrap ``TrainObjects.senior`` and ``.optimizer`` here and nowhere else.
+Data parallelism (Accelerate DDP) wraps the senior here (``wrap_data_parallel``) and nowhere else.
 The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get gradients, an
 optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial* senior as both
 junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
@@ -37,6 +37,8 @@ class TrainObjects:
     tokenizer: object
     optimizer: torch.optim.Optimizer
     device: torch.device
+    policy: Optional[torch.nn.Module] = None  # what gradient forwards call: the DDP-wrapped senior, else the senior
+    accelerator: Optional[object] = None      # accelerate.Accelerator when data parallel (WORLD_SIZE > 1)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -64,12 +66,14 @@ def autocast_factory(cfg, device: torch.device):
     return contextlib.nullcontext
 
 
-def build(cfg, checkpoint: Optional[Path] = None) -> TrainObjects:
-    """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW."""
+def build(cfg, checkpoint: Optional[Path] = None, *, device: Optional[torch.device] = None) -> TrainObjects:
+    """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW.
+
+    ``device`` overrides ``model.device`` (data parallel: each rank's own device)."""
     m = cfg.model
     if not m.senior:
         raise ValueError("model.senior is empty: set it to a model folder, hub name or world:senior")
-    device = resolve_device(m.device)
+    device = device if device is not None else resolve_device(m.device)
     tok = load_tokenizer(m.tokenizer or m.senior)
     senior = load_model(str(checkpoint) if checkpoint else m.senior, dtype=m.dtype, device=str(device))
     base = None  # frozen initial senior, shared by a self-paired junior and the reference
@@ -94,4 +98,29 @@ def build(cfg, checkpoint: Optional[Path] = None) -> TrainObjects:
     optimizer = torch.optim.AdamW(senior.parameters(), lr=lr_at(0, t), betas=(t.adam_beta1, t.adam_beta2),
                                   eps=t.adam_eps, weight_decay=t.weight_decay)
     return TrainObjects(senior=senior, junior=junior, reference=reference, tokenizer=tok, optimizer=optimizer,
-                        device=device)
+                        device=device, policy=senior)
+
+
+def wrap_data_parallel(objs: TrainObjects, accelerator) -> TrainObjects:
+    """Wrap the senior for data-parallel training (DDP via ``accelerator.prepare_model``); nothing else is wrapped.
+
+    The optimizer keeps the senior's own parameters (DDP does not replace them), the engine and the no-grad
+    forwards keep the plain module (``objs.senior`` = ``accelerator.unwrap_model(objs.policy)``), and the junior
+    and the reference stay frozen, unwrapped and outside the optimizer. FSDP and DeepSpeed shard the weights, so
+    every generation step would be a collective that ranks must call in lock-step; the engine's rollouts stop at
+    different lengths on different ranks, so those are refused here with a clear error rather than a hang."""
+    kind = str(getattr(accelerator, "distributed_type", "")).rsplit(".", 1)[-1]
+    if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
+        raise ValueError(f"accelerate distributed_type {kind} is not supported by the trainer yet: rollouts run the "
+                         f"senior's forward a different number of times on each rank, which sharded weights cannot "
+                         f"do. Use a DDP config (configs/accelerate/ddp-2gpu.yaml or multi-node.yaml); see "
+                         f"docs/distributed.md")
+    policy = accelerator.prepare_model(objs.senior, device_placement=False)
+    objs.policy, objs.accelerator = policy, accelerator
+    objs.senior = accelerator.unwrap_model(policy)
+    frozen = [x for x in (objs.junior, objs.reference) if x is not None]
+    trained = {id(p) for g in objs.optimizer.param_groups for p in g["params"]}
+    for model in frozen:
+        assert model is not policy and not any(p.requires_grad or id(p) in trained for p in model.parameters()), \
+            "the junior/reference must stay frozen and outside the optimizer"
+    return objs

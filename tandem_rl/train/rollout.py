@@ -38,19 +38,62 @@ def solo_members(group_size: int, solo_mix: float) -> int:
     return int(round(solo_mix * group_size))
 
 
-def _generate(generator, prompts, rollout_cfg, seed_base, step, salt0, batch_size, autocast, progress) -> Rollouts:
+def _generate(generator, prompts, rollout_cfg, seed_base, step, salt0, batch_size, autocast, progress,
+              per_group: int = 1, group_pos=None) -> Rollouts:
+    """Engine calls of ``batch_size`` rows. Call c's seed is salted by the *step-wide* index of its first row
+    (``group_pos`` maps local groups to their place in the step), so a data-parallel rank draws the same samples
+    for its rows as a single process would whenever ``batch_size`` divides a rank's slice of a mini-batch."""
     size = batch_size or len(prompts)
     parts = []
-    for c, start in enumerate(range(0, len(prompts), size)):
+    for start in range(0, len(prompts), size):
+        row = start if group_pos is None else group_pos[start // per_group] * per_group + start % per_group
         with autocast():
             parts.append(generator.generate(prompts[start:start + size], rollout_cfg,
-                                            seed=step_seed(seed_base, step, salt0 + c), progress=progress))
+                                            seed=step_seed(seed_base, step, salt0 + row // size), progress=progress))
     return parts[0] if len(parts) == 1 else Rollouts.concat(parts)
 
 
+def join_ranks(parts: list["StepRollouts"], positions: list[list[int]], group_size: int) -> "StepRollouts":
+    """All ranks' StepRollouts as one, in the step's group order (``positions[r]``: rank r's group positions).
+
+    >>> import numpy as np
+    >>> ro = lambda ids: Rollouts([[1]] * len(ids), [[i] for i in ids], [np.ones(1, np.uint8)] * len(ids),
+    ...                           [np.zeros(1, np.float32)] * len(ids), [np.zeros(1, np.float32)] * len(ids),
+    ...                           ["eos"] * len(ids))
+    >>> sr = lambda ids, g: StepRollouts(ro(ids), g, np.zeros(len(ids), bool), [str(i) for i in ids],
+    ...                                  list(ids), np.array(ids, float), 1.0, 2.0)
+    >>> both = join_ranks([sr([0, 1, 4, 5], [10, 14]), sr([2, 3, 6, 7], [12, 16])], [[0, 2], [1, 3]], 2)
+    >>> both.texts, both.problem_index
+    (['0', '1', '2', '3', '4', '5', '6', '7'], [10, 12, 14, 16])
+    """
+    if len(parts) == 1:
+        return parts[0]
+    slot = {}  # step-wide group position -> (rank, local group)
+    for r, pos in enumerate(positions):
+        for j, p in enumerate(pos):
+            slot[p] = (r, j)
+    base = np.cumsum([0] + [len(p.rollouts) for p in parts])
+    order, problems = [], []
+    for p in range(len(slot)):
+        r, j = slot[p]
+        order += [int(base[r]) + j * group_size + k for k in range(group_size)]
+        problems.append(parts[r].problem_index[j])
+    texts = [t for p in parts for t in p.texts]
+    results = [x for p in parts for x in p.results]
+    return StepRollouts(rollouts=Rollouts.concat([p.rollouts for p in parts]).select(order), problem_index=problems,
+                        solo_row=np.concatenate([p.solo_row for p in parts])[order], texts=[texts[i] for i in order],
+                        results=[results[i] for i in order],
+                        rewards=np.concatenate([p.rewards for p in parts])[order],
+                        gen_seconds=max(p.gen_seconds for p in parts),
+                        grade_seconds=max(p.grade_seconds for p in parts))
+
+
 def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
-            cfg, *, step: int, rollout_cfg, autocast, progress: bool = False) -> StepRollouts:
-    """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a GraderPool)."""
+            cfg, *, step: int, rollout_cfg, autocast, progress: bool = False,
+            group_pos: list[int] | None = None) -> StepRollouts:
+    """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a GraderPool).
+
+    ``group_pos``: the prompts' positions within the step when this rank holds only some of them (seeds)."""
     from tandem_rl.rewards import char_authors  # imported late: rewards may be mid-integration
 
     g = cfg.grpo.group_size
@@ -61,12 +104,12 @@ def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: li
     parts = []
     if main_prompts:
         parts.append(_generate(generator, main_prompts, rollout_cfg, cfg.train.seed, step, 0,
-                               cfg.train.generation_batch_size, autocast, progress))
+                               cfg.train.generation_batch_size, autocast, progress, n_main, group_pos))
     if n_solo:
         solo_cfg = dataclasses.replace(rollout_cfg, schedule="solo")
         solo_prompts = [p for p in prompt_ids for _ in range(n_solo)]
         parts.append(_generate(generator, solo_prompts, solo_cfg, cfg.train.seed, step, 1_000_000,
-                               cfg.train.generation_batch_size, autocast, progress))
+                               cfg.train.generation_batch_size, autocast, progress, n_solo, group_pos))
     joined = parts[0] if len(parts) == 1 else Rollouts.concat(parts)
     # back to group order: prompt k's main members, then its solo members
     order, solo = [], []

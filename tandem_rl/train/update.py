@@ -10,6 +10,12 @@ Per step (paper: 1 epoch, 2 mini-batches):
    pass with gradient, ``grpo_loss`` (its share of the mini-batch loss) and ``backward``; then gradient clipping
    and one AdamW step. A non-finite loss or gradient norm skips that update (counted).
 
+Data parallel (``distributed.py``): each rank holds its slice of every mini-batch; denominators are global, the
+ranks run the same number of backward passes (zero-loss passes pad a rank with fewer micro-batches), skip
+decisions are global, and the statistics' sums are added over ranks before they are turned into means. Gradient
+forwards go through ``objs.policy`` (the DDP wrapper); no-grad forwards use the plain ``objs.senior`` (no
+collectives, so ranks may run different numbers of them).
+
 Rows that cannot carry gradient are never forwarded: a row whose advantage is 0 (zero-std group) or that holds no
 senior token adds exactly 0 to the loss and the gradient, unless a KL term is on. They still count in the
 mini-batch denominators, exactly as if they had been computed.
@@ -17,6 +23,7 @@ mini-batch denominators, exactly as if they had been computed.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
 from dataclasses import dataclass
@@ -27,7 +34,7 @@ import torch
 from tandem_rl.cogen.rollouts import SENIOR, Rollouts
 from tandem_rl.grpo.loss import grpo_loss
 from tandem_rl.train.batch import collate, plan_micro_batches
-from tandem_rl.train.distributed import mini_batch_counts
+from tandem_rl.train.distributed import all_max, all_sum, mini_batch_counts
 from tandem_rl.train.logprobs import batch_logprobs, masked_entropy, response_logits, split_rows, token_logprobs
 
 
@@ -77,6 +84,8 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     t0 = time.perf_counter()
     g, t = cfg.grpo, cfg.train
     senior, opt, device = objs.senior, objs.optimizer, objs.device
+    policy = getattr(objs, "policy", None) or senior  # the DDP wrapper when data parallel
+    no_sync = getattr(policy, "no_sync", None)       # DDP: all-reduce only on the last backward of a mini-batch
     pad_id, vocab, temp = objs.tokenizer.pad_token_id, len(objs.tokenizer), cfg.rollout.temperature
     for group in opt.param_groups:
         group["lr"] = lr
@@ -108,17 +117,26 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
         for m, rows in enumerate(mb_rows):
             counts = mini_batch_counts(rollouts, rows, device)
             rows_on = [r for r in rows if r in active]
-            if not rows_on:
+            plan = plan_micro_batches(rollouts, rows_on, t.micro_batch_tokens) if rows_on else []
+            n_on, = all_sum([len(rows_on)])
+            if n_on == 0:  # nothing to train on any rank: all ranks skip together
                 stats.empty_updates += 1
                 continue
+            n_passes = int(all_max([len(plan)])[0])
             opt.zero_grad(set_to_none=True)
             mb_loss, finite = 0.0, True
             on_policy = epoch == 0 and m == 0
-            for micro in plan_micro_batches(rollouts, rows_on, t.micro_batch_tokens):
+            for k in range(n_passes):
+                sync = contextlib.nullcontext() if no_sync is None or k == n_passes - 1 else no_sync()
+                if k >= len(plan):  # lock-step padding: exact-zero gradient, same collectives as a real pass
+                    with sync:
+                        _zero_pass(policy, collate(rollouts, rows[:1], advantages, pad_id).to(device), vocab, autocast)
+                    continue
+                micro = plan[k]
                 batch = collate(rollouts, micro, advantages, pad_id, old_logprob=None if on_policy else old,
                                 ref_logprob=ref).to(device)
-                with autocast():
-                    logits = response_logits(senior, batch, vocab)
+                with sync, autocast():
+                    logits = response_logits(policy, batch, vocab)
                     logp = token_logprobs(logits, batch.targets, temp)
                 old_lp = logp.detach() if on_policy else batch.old_logprob
                 parts = grpo_loss(
@@ -127,7 +145,8 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
                     eps_high=g.clip_eps_high, ref_logp=batch.ref_logprob, beta=g.beta, junior_mask=batch.junior_mask,
                     junior_logp=batch.sampled_logprob, n_junior_tokens=counts.n_junior_tokens,
                     lambda_jun=g.lambda_jun)
-                (parts.loss * counts.world_size).backward()
+                with sync:
+                    (parts.loss * counts.world_size).backward()
                 value = float(parts.loss.detach())
                 finite = finite and math.isfinite(value)
                 mb_loss += value
@@ -149,8 +168,9 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
                     sums["mis_n"] += int(diff.numel())
                 del logits, logp, parts
             max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
-            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))
-            if not (finite and math.isfinite(norm)):
+            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))  # of the all-reduced gradient
+            bad, = all_sum([0.0 if finite else 1.0])  # any rank's non-finite loss skips the update everywhere
+            if bad or not math.isfinite(norm):
                 opt.zero_grad(set_to_none=True)
                 stats.nan_skips += 1
                 continue
@@ -159,6 +179,12 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
             sums["loss"] += mb_loss
             sums["gnorm"] += norm
     opt.zero_grad(set_to_none=True)
+    keys = ("policy", "kl_ref", "kl_jun", "clipped", "sen_tokens", "jun_tokens", "ent", "ent_n", "mis", "mis_n")
+    extra = [float(stats.tokens), float(stats.trained_rows)]
+    totals = all_sum([sums[x] for x in keys] + extra)  # losses are shares of global means: they add up too
+    sums.update(zip(keys, totals[:len(keys)]))
+    sums["loss"], = all_sum([sums["loss"]])
+    stats.tokens, stats.trained_rows = int(totals[-2]), int(totals[-1])
     k = max(stats.updates, 1)
     stats.loss, stats.grad_norm = sums["loss"] / k, (sums["gnorm"] / k if stats.updates else float("nan"))
     stats.policy_loss = sums["policy"] / max(stats.updates + stats.nan_skips, 1)
@@ -167,5 +193,12 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     stats.clip_frac = sums["clipped"] / max(sums["sen_tokens"], 1.0)
     stats.entropy = sums["ent"] / sums["ent_n"] if sums["ent_n"] else float("nan")
     stats.logprob_mismatch = sums["mis"] / sums["mis_n"] if sums["mis_n"] else float("nan")
-    stats.seconds = time.perf_counter() - t0
+    stats.seconds, = all_max([time.perf_counter() - t0])
     return stats
+
+
+def _zero_pass(model, batch, vocab: int, autocast) -> None:
+    """A forward/backward whose gradient is exactly zero for every parameter (keeps DDP ranks in lock-step)."""
+    with autocast():
+        logits = response_logits(model, batch, vocab)
+    (logits.float().sum() * 0.0).backward()
