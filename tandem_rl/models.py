@@ -11,7 +11,6 @@ The junior is always frozen: ``requires_grad_(False)``, ``eval()``; it never get
 from __future__ import annotations
 
 import copy
-import os
 from pathlib import Path
 
 import torch
@@ -100,23 +99,3 @@ def load_pair(model_cfg):
         junior = load_model(model_cfg.junior, dtype=model_cfg.dtype,
                             device=model_cfg.junior_device or model_cfg.device)
     return senior, freeze(junior), tok
-
-
-def save_pretrained_atomic(model, tokenizer, path: str | os.PathLike) -> None:
-    """Write an HF folder (safetensors + tokenizer) to ``path`` via a temporary sibling and one rename."""
-    import shutil
-    import tempfile
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}-"))
-    try:
-        model.save_pretrained(tmp, safe_serialization=True)
-        if tokenizer is not None:
-            tokenizer.save_pretrained(tmp)
-        if path.exists():
-            shutil.rmtree(path)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)

@@ -17,10 +17,14 @@ REPO = Path(__file__).resolve().parents[1]
 def test_configs_demo_yaml_matches_the_built_in_settings(monkeypatch):
     from tandem_rl.config import load_config
 
-    monkeypatch.chdir(REPO)  # the YAML's data paths are relative to the repository root
-    from_yaml, built_in = load_config("configs/demo.yaml"), demo_config()
-    from_yaml.data.source = str(Path(from_yaml.data.source).resolve())
-    from_yaml.eval.benchmarks = [str(Path(b).resolve()) for b in from_yaml.eval.benchmarks]
+    from tandem_rl.world.assets import problems_file
+
+    def resolve(source):  # the YAML names the shipped files world:train / world:test, as the data loader reads them
+        return str(problems_file(source.split(":", 1)[1])) if source.startswith("world:") else source
+
+    from_yaml, built_in = load_config(REPO / "configs/demo.yaml"), demo_config()
+    from_yaml.data.source = resolve(from_yaml.data.source)
+    from_yaml.eval.benchmarks = [resolve(b) for b in from_yaml.eval.benchmarks]
     assert dataclasses.asdict(from_yaml) == dataclasses.asdict(built_in)
     assert built_in.rollout.temperature == 1.0 and built_in.grpo.beta == 0.0 and built_in.train.lr == 1e-4
     assert Path(built_in.data.source).is_file() and Path(built_in.eval.benchmarks[0]).is_file()

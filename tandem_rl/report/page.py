@@ -14,7 +14,7 @@ import html
 import os
 from pathlib import Path
 
-from tandem_rl.report import figures, tables, transcripts
+from tandem_rl.report import figures, tables, tradeoff, transcripts
 from tandem_rl.report.sources import Sources, load_sources
 
 CSS = """
@@ -72,6 +72,7 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
             name = f"passk_{len(pngs)}"
             pngs[name] = png
             parts.append(_section("pass@k curves", _img(png, "pass@k curves")))
+        parts.append(_tradeoff_html(ev, pngs))
     if src.runs:
         png = figures.training_figure(src.runs)
         if png:
@@ -81,6 +82,25 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tandem-rl report</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n")
     return page, pngs
+
+
+def _tradeoff_html(ev, pngs: dict[str, bytes]) -> str:
+    """Solo accuracy against handoff accuracy and junior CE (one point per setting), faithfulness beside it; for
+    evaluation folders written by ``tandem-rl sweep`` (those holding ``sweep.json``)."""
+    if not ev.sweep:
+        return ""
+    points = tradeoff.tradeoff_points(ev)
+    png = tradeoff.tradeoff_figure(points) if len(points) > 1 else None
+    if png is None:
+        return ""
+    name = f"tradeoff_{sum(n.startswith('tradeoff') for n in pngs)}"
+    pngs[name] = png
+    grid = ev.sweep.get("grid") if ev.sweep else None
+    note = ("<p class=\"note\">Sweep grid: " + html.escape(", ".join(f"{k} in {v}" for k, v in grid.items()))
+            + "; the initial senior is a star, vanilla GRPO a square. Up and left is better on the right panel, "
+            "up and right on the left one.</p>") if grid else ""
+    return _section("Trade-off: accuracy vs legibility, and faithfulness",
+                    note + tradeoff.tradeoff_table(points) + _img(png, "accuracy vs legibility trade-off"))
 
 
 def _section_small(title: str, body: str) -> str:

@@ -24,6 +24,7 @@ class EvalFolder:
     path: Path
     summaries: dict[str, dict]
     comparison: dict = field(default_factory=dict)
+    sweep: dict = field(default_factory=dict)  # sweep.json written by `tandem-rl sweep` (grid points, labels)
 
     def samples(self, label: str) -> list[SampleRecord]:
         f = self.path / label / SAMPLES_FILE
@@ -96,8 +97,9 @@ def load_eval_folder(path: Path, *, resamples: int = 1000, seed: int = 0) -> Opt
                                                   resamples=resamples, seed=seed)
     if not summaries:
         return None
-    comp = path / COMPARISON_FILE
-    return EvalFolder(path, summaries, json.loads(comp.read_text()) if comp.is_file() else {})
+    comp, sweep = path / COMPARISON_FILE, path / "sweep.json"
+    return EvalFolder(path, summaries, json.loads(comp.read_text()) if comp.is_file() else {},
+                      json.loads(sweep.read_text()) if sweep.is_file() else {})
 
 
 def load_sources(paths: list[str]) -> Sources:

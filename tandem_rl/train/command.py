@@ -4,6 +4,8 @@
     tandem-rl train configs/paper-qwen3-4b-deepscaler.yaml rollout.schedule=solo \\
         train.output_dir=runs/grpo                                                  # vanilla GRPO
     tandem-rl train runs/grpo/config.yaml --resume                                  # continue after a stop
+    accelerate launch --config_file configs/accelerate/ddp-2gpu.yaml \
+        -m tandem_rl.cli train CONFIG.yaml                                          # data parallel (docs/distributed.md)
 """
 
 from __future__ import annotations

@@ -40,7 +40,9 @@ class TrainConfig:
         "'no' (compute in the model dtype) or 'bf16' (torch autocast for rollouts and updates; keep "
         "model.dtype=float32 so AdamW updates of lr 1e-6 are not rounded away). Paper: bf16 (verl FSDP mixed precision).")})
     generation_batch_size: int = field(default=0, metadata={"help": (
-        "Rows per engine call during rollouts (0 = all prompts x group_size rows in one call).")})
+        "Rows per engine call during rollouts (0 = all prompts x group_size rows in one call). Data parallel: a "
+        "value dividing each rank's slice of a mini-batch (prompts_per_step / mini_batches / processes x "
+        "group_size) makes the samples identical to a single-process run.")})
     seed: int = field(default=0, metadata={"help": "Seed for data order, rollouts and init."})
     save_every: int = field(default=50, metadata={"help": "Checkpoint every N steps (0 = only at the end)."})
     keep_last: int = field(default=3, metadata={"help": "Keep the newest N checkpoints; older ones are deleted (0 = keep all)."})

@@ -80,7 +80,7 @@ def rank_groups(prompts: int, mini_batches: int, world: int, rank: int) -> list[
 
 def _reduce(values: list[float], op) -> list[float]:
     if not is_distributed():
-        return list(values)
+        return [float(v) for v in values]
     t = torch.tensor(values, dtype=torch.float64)
     if torch.distributed.get_backend() == "nccl":
         t = t.cuda()

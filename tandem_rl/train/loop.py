@@ -8,6 +8,11 @@ One step, top to bottom::
     stats     = update_policy(objs, rollouts, adv, cfg) # mini-batches of clipped surrogate on senior tokens
     log, dump rollouts, evaluate, checkpoint            # every N steps
 
+Data parallel (``accelerate launch`` / ``torchrun`` with WORLD_SIZE > 1, docs/distributed.md): each rank rolls out
+and trains on its slice of every mini-batch (``distributed.rank_groups``); the graded rollouts are gathered so that
+metrics and dumps are those of the whole step; rank 0 alone writes the config, metrics, dumps, checkpoints and the
+progress bar; the held-out evaluation is split over ranks.
+
 ``train(cfg)`` returns the run folder: ``config.yaml``, ``metrics.jsonl``, ``rollouts/``, ``checkpoints/``. Steps
 are numbered from 1 in every output (``step_000002`` = the state after two steps).
 """
@@ -25,14 +30,15 @@ import torch
 
 from tandem_rl.config_io import save_config, to_dict
 from tandem_rl.grpo.advantages import group_advantages
-from tandem_rl.train.build import autocast_factory, build, lr_at
+from tandem_rl.train.build import autocast_factory, build, lr_at, wrap_data_parallel
 from tandem_rl.train.checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from tandem_rl.train.data_order import step_indices
+from tandem_rl.train.distributed import all_gather, all_sum, launched_world_size, rank_groups
 from tandem_rl.train.dump import dump_rollouts, rollout_rows
 from tandem_rl.train.evaluate import solo_accuracy
 from tandem_rl.train.loggers import MetricLogger
 from tandem_rl.train.metrics import rollout_metrics
-from tandem_rl.train.rollout import collect
+from tandem_rl.train.rollout import collect, join_ranks
 from tandem_rl.train.update import update_policy
 from tandem_rl.train.validate import check_config
 
@@ -75,6 +81,28 @@ def _load_data(cfg, tokenizer):
     return tr.problems, tr.prompt_ids, ho.problems, ho.prompt_ids, skipped
 
 
+def _start_data_parallel(cfg):
+    """(accelerator, cfg for this rank) when launched with several processes, else (None, cfg)."""
+    if launched_world_size() <= 1:
+        return None, cfg
+    from accelerate import Accelerator, DistributedDataParallelKwargs
+
+    # gradients as views into DDP's buckets: saves one full gradient copy (16 GB for a 4B fp32 senior)
+    ddp = DistributedDataParallelKwargs(gradient_as_bucket_view=True)
+    acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])  # without cpu=True Accelerate runs 1 process on CPUs
+    if acc.num_processes != launched_world_size():
+        raise RuntimeError(f"launched with WORLD_SIZE={launched_world_size()} but Accelerate sees "
+                           f"{acc.num_processes} process(es)")
+    jd = cfg.model.junior_device
+    if jd is not None and jd != "cpu":
+        # one junior per rank: a fixed cuda:N would stack every rank's junior on that one GPU
+        if acc.is_main_process:
+            print(f"data parallel: model.junior_device={jd} ignored; each rank keeps its junior on its own device "
+                  f"(or set model.junior_device=cpu)")
+        jd = None
+    return acc, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, junior_device=jd))
+
+
 def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
     """Train the senior per ``cfg``; with ``resume`` continue from ``checkpoints/latest.txt``. Returns the run folder."""
     from tqdm.auto import tqdm
@@ -84,18 +112,28 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
 
     check_config(cfg)
     t = cfg.train
+    acc, build_cfg = _start_data_parallel(cfg)
+    rank, world = (acc.process_index, acc.num_processes) if acc else (0, 1)
+    main = rank == 0
+    my_groups = rank_groups(t.prompts_per_step, t.mini_batches, world, rank)
     run_dir = Path(t.output_dir)
     ckpt = latest_checkpoint(run_dir) if resume else None
     if not resume and (run_dir / "checkpoints" / "latest.txt").exists():
         raise FileExistsError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, "
                               f"or set train.output_dir to a new folder")
-    run_dir.mkdir(parents=True, exist_ok=True)
-    save_config(cfg, run_dir / "config.yaml")
+    if acc:
+        acc.wait_for_everyone()  # every rank has looked for checkpoints before rank 0 writes anything
+    progress = progress and main
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        save_config(cfg, run_dir / "config.yaml")
     random.seed(t.seed)
     np.random.seed(t.seed % 2**32)
     torch.manual_seed(t.seed)
 
-    objs = build(cfg, ckpt)
+    objs = build(build_cfg, ckpt, device=acc.device if acc else None)
+    if acc:
+        wrap_data_parallel(objs, acc)
     start, counters = 0, Counters()
     if ckpt is not None:
         state = load_trainer_state(ckpt)
@@ -109,30 +147,36 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
             print(f"resuming from {ckpt} (step {start})")
     train_probs, train_ids, held_probs, held_ids, skipped_long = _load_data(cfg, objs.tokenizer)
     held_probs, held_ids = held_probs[:t.eval_problems], held_ids[:t.eval_problems]
-    if t.eval_every and not held_probs:
+    has_held = bool(held_probs)
+    held_probs, held_ids = held_probs[rank::world], held_ids[rank::world]  # evaluation split over ranks
+    if t.eval_every and not has_held:
         raise ValueError("train.eval_every > 0 needs held-out problems: set data.holdout > 0")
     generator = CoGenerator(objs.senior, objs.junior, objs.tokenizer)
     autocast = autocast_factory(cfg, objs.device)
     P, G = t.prompts_per_step, cfg.grpo.group_size
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
-                          resume_step=start if resume else None)
+                          resume_step=start if resume else None) if main else None
     bar = tqdm(total=t.steps, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
     try:
-        with GraderPool(workers=cfg.reward.workers, timeout_s=cfg.reward.timeout_s) as grader:
+        with GraderPool.from_config(cfg.reward) as grader:
             for i in range(start, t.steps):
                 step = i + 1
                 t_step = time.perf_counter()
                 lr = lr_at(i, t)
                 rc = dataclasses.replace(cfg.rollout, p=annealed_p(cfg, i))
-                idx = step_indices(i, len(train_probs), P, t.seed)
+                step_idx = step_indices(i, len(train_probs), P, t.seed)
+                idx = [step_idx[g] for g in my_groups]
                 try:
-                    sr = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
-                                 [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
-                                 autocast=autocast, progress=False)
-                    adv, zero_std = group_advantages(sr.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
-                    us = update_policy(objs, sr.rollouts, adv, cfg, autocast=autocast, lr=lr)
+                    mine = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
+                                   [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
+                                   autocast=autocast, progress=False, group_pos=my_groups if acc else None)
+                    adv, _ = group_advantages(mine.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
+                    us = update_policy(objs, mine.rollouts, adv, cfg, autocast=autocast, lr=lr)
                 except torch.OutOfMemoryError as err:
                     raise RuntimeError(f"step {step}: {OOM_HELP}") from err
+                # the whole step's rollouts, in group order, for metrics, counters and dumps (identical on all ranks)
+                sr = join_ranks(all_gather(mine), all_gather(my_groups), G) if acc else mine
+                _, zero_std = group_advantages(sr.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
                 gen_tokens = int(sum(len(r) for r in sr.rollouts.response_ids))
                 no_senior = int(sum(int(a.sum()) == 0 for a in sr.rollouts.author))
                 counters.nan_skips += us.nan_skips
@@ -160,26 +204,32 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                     "update_seconds": us.seconds, "rollout_seconds": sr.gen_seconds,
                 })
                 last = step == t.steps
-                if t.dump_rollouts_every and (step % t.dump_rollouts_every == 0 or last):
+                if main and t.dump_rollouts_every and (step % t.dump_rollouts_every == 0 or last):
                     dump_rollouts(run_dir, step, rollout_rows(step, sr, train_probs, objs.tokenizer, G))
                 if t.eval_every and (step % t.eval_every == 0 or last):
                     try:
-                        metrics["eval_solo_acc"] = solo_accuracy(generator, grader, held_ids,
-                                                                 [p.answer for p in held_probs], cfg, step=i,
-                                                                 autocast=autocast)
+                        acc_here = solo_accuracy(generator, grader, held_ids, [p.answer for p in held_probs], cfg,
+                                                 step=i, autocast=autocast)
+                        n_here = len(held_ids)
+                        total, n = all_sum([acc_here * n_here if n_here else 0.0, float(n_here)])
+                        metrics["eval_solo_acc"] = total / n if n else float("nan")
                     except torch.OutOfMemoryError as err:
                         raise RuntimeError(f"step {step}, evaluation: {OOM_HELP} Also train.eval_problems.") from err
                 metrics["step_seconds"] = time.perf_counter() - t_step
-                if step % t.log_every == 0 or last or "eval_solo_acc" in metrics:
+                if main and (step % t.log_every == 0 or last or "eval_solo_acc" in metrics):
                     logger.log(metrics)
                 if (t.save_every and step % t.save_every == 0) or last:
                     state = {"step": step, "data_position": step * P, "optimizer": objs.optimizer.state_dict(),
                              "rng": rng_state(), "counters": dataclasses.asdict(counters), "lr": lr, "version": 1}
-                    save_checkpoint(run_dir, step, objs.senior, objs.tokenizer, state, keep_last=t.keep_last)
+                    if main:  # DDP keeps weights and optimizer states equal on all ranks: one writer
+                        save_checkpoint(run_dir, step, objs.senior, objs.tokenizer, state, keep_last=t.keep_last)
+                    if acc:
+                        acc.wait_for_everyone()
                 bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", solve=f"{metrics['solve_rate']:.2f}",
                                 senior=f"{metrics['senior_fraction']:.2f}")
                 bar.update(1)
     finally:
         bar.close()
-        logger.close()
+        if logger is not None:
+            logger.close()
     return run_dir

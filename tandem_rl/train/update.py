@@ -127,15 +127,16 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
             mb_loss, finite = 0.0, True
             on_policy = epoch == 0 and m == 0
             for k in range(n_passes):
-                sync = contextlib.nullcontext() if no_sync is None or k == n_passes - 1 else no_sync()
+                # DDP decides at forward time whether the next backward all-reduces; only the last one does
+                sync = contextlib.nullcontext if no_sync is None or k == n_passes - 1 else no_sync
                 if k >= len(plan):  # lock-step padding: exact-zero gradient, same collectives as a real pass
-                    with sync:
+                    with sync():
                         _zero_pass(policy, collate(rollouts, rows[:1], advantages, pad_id).to(device), vocab, autocast)
                     continue
                 micro = plan[k]
                 batch = collate(rollouts, micro, advantages, pad_id, old_logprob=None if on_policy else old,
                                 ref_logprob=ref).to(device)
-                with sync, autocast():
+                with sync(), autocast():
                     logits = response_logits(policy, batch, vocab)
                     logp = token_logprobs(logits, batch.targets, temp)
                 old_lp = logp.detach() if on_policy else batch.old_logprob
@@ -145,7 +146,7 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
                     eps_high=g.clip_eps_high, ref_logp=batch.ref_logprob, beta=g.beta, junior_mask=batch.junior_mask,
                     junior_logp=batch.sampled_logprob, n_junior_tokens=counts.n_junior_tokens,
                     lambda_jun=g.lambda_jun)
-                with sync:
+                with sync():
                     (parts.loss * counts.world_size).backward()
                 value = float(parts.loss.detach())
                 finite = finite and math.isfinite(value)

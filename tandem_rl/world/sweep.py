@@ -148,12 +148,20 @@ def run_sweep(grid: dict, out, *, seeds=range(1), overrides: list[str] = (), bas
     args = [(j["cfg"], str(j["run_dir"]), j["label"], j["settings"], 1 if jobs > 1 else 0, False) for j in pending]
     if jobs > 1 and len(pending) > 1:
         with mp.get_context("spawn").Pool(min(jobs, len(pending))) as pool:
-            for i, label in enumerate(pool.imap_unordered(_train_job, args), 1):
-                _eta(say, i, len(pending), t0, label, jobs)
+            it, done = pool.imap_unordered(_train_job, args), 0
+            while done < len(pending):
+                try:
+                    label = it.next(timeout=60)
+                except mp.TimeoutError:  # a status line a minute: steps logged so far by each unfinished run
+                    say("steps: " + ", ".join(f"{j['label']} {_steps_logged(j['run_dir'])}/{j['cfg'].train.steps}"
+                                              for j in pending if not (j["run_dir"] / DONE_FILE).is_file()))
+                    continue
+                done += 1
+                _eta(say, done, len(pending), t0, label)
     else:
         for i, a in enumerate(args, 1):
             _train_job(a[:-1] + (progress,))
-            _eta(say, i, len(pending), t0, a[2], 1)
+            _eta(say, i, len(pending), t0, a[2])
     cfg = todo[0]["cfg"]
     seniors = {"initial": cfg.model.senior, **{j["label"]: str(j["run_dir"]) for j in todo}}
     groups = {}
@@ -170,7 +178,12 @@ def run_sweep(grid: dict, out, *, seeds=range(1), overrides: list[str] = (), bas
     return {"trained": [j["label"] for j in pending], "skipped": skipped, "eval": result}
 
 
-def _eta(say, done: int, total: int, t0: float, label: str, jobs: int) -> None:
+def _steps_logged(run_dir: Path) -> int:
+    f = Path(run_dir) / "metrics.jsonl"
+    return sum(1 for line in f.read_text().splitlines() if line.strip()) if f.is_file() else 0
+
+
+def _eta(say, done: int, total: int, t0: float, label: str) -> None:
     per = (time.time() - t0) / done
     say(f"trained {label} ({done}/{total}); {per:.0f} s per run so far, ~{per * (total - done):.0f} s of training left")
 
