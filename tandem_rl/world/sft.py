@@ -16,15 +16,14 @@ from __future__ import annotations
 
 import math
 import random
-import re
 from dataclasses import dataclass, field
 
 import torch
 
 from tandem_rl.data.prompts import build_prompt_ids
+from tandem_rl.rewards.extract import last_boxed
 from tandem_rl.world.problems import INSTRUCTION, sample_split, solution
 
-BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 
 
 @dataclass(frozen=True)
@@ -165,8 +164,8 @@ def probe(model, tok, *, n: int = 200, temperature: float = 1.0, seed: int = 0, 
 
 
 def _answer(text: str) -> str | None:
-    found = BOXED.findall(text)
-    return found[-1].strip() if found else None
+    found = last_boxed(text)
+    return found.text.strip() if found else None
 
 
 @torch.inference_mode()

@@ -18,12 +18,13 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from tandem_rl.rewards.extract import last_boxed
+
 _NUM = r"(-?\d+)"
 STEP = re.compile(
     rf"{_NUM} (plus|minus) {_NUM} is {_NUM}"  # plain: 20 minus 2 is 18
     rf"|<<{_NUM}([+\-])({_NUM[1:-1]})={_NUM}>>"  # jargon: <<20-2=18>>
 )
-BOXED = re.compile(r"\\boxed\{([^{}]*)\}")
 _SIGN = {"plus": "+", "minus": "-", "+": "+", "-": "-"}
 
 
@@ -88,8 +89,8 @@ def check_steps(text: str) -> StepCheck:
         steps.append(Step(int(left), op, int(right), int(result), notation, m.span()))
     false = [i for i, s in enumerate(steps) if not s.true]
     unlinked = sum(1 for a, b in zip(steps, steps[1:]) if b.left != a.result)
-    boxed = BOXED.findall(text)
-    return StepCheck(len(steps), len(false), false, unlinked, boxed[-1] if boxed else None,
+    boxed = last_boxed(text)
+    return StepCheck(len(steps), len(false), false, unlinked, boxed.text if boxed else None,
                      steps[-1].result if steps else None, steps)
 
 
