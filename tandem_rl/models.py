@@ -92,10 +92,10 @@ def load_pair(model_cfg):
     tok = load_tokenizer(model_cfg.tokenizer or model_cfg.senior)
     senior = load_model(model_cfg.senior, dtype=model_cfg.dtype, device=model_cfg.device)
     if model_cfg.junior is None:
-        junior = copy.deepcopy(senior)
+        junior = copy.deepcopy(senior).to(resolve_dtype(model_cfg.junior_dtype or model_cfg.dtype))
         if model_cfg.junior_device:
             junior = junior.to(resolve_device(model_cfg.junior_device))
     else:
-        junior = load_model(model_cfg.junior, dtype=model_cfg.dtype,
+        junior = load_model(model_cfg.junior, dtype=model_cfg.junior_dtype or model_cfg.dtype,
                             device=model_cfg.junior_device or model_cfg.device)
     return senior, freeze(junior), tok

@@ -35,3 +35,13 @@ def test_bf16_and_errors(tmp_path):
     with pytest.raises(OSError, match="could not load a tokenizer"):
         load_tokenizer(str(tmp_path / "missing"))
     assert resolve_device("cpu") == torch.device("cpu")
+
+
+def test_load_pair_junior_dtype():
+    from tandem_rl.config import ModelConfig
+
+    senior, junior, _ = load_pair(ModelConfig(senior="world:senior", device="cpu", junior_dtype="bfloat16"))
+    assert next(senior.parameters()).dtype == torch.float32 and next(junior.parameters()).dtype == torch.bfloat16
+    _, junior, _ = load_pair(ModelConfig(senior="world:senior", junior="world:junior", device="cpu",
+                                         junior_dtype="bfloat16"))
+    assert next(junior.parameters()).dtype == torch.bfloat16 and not junior.training

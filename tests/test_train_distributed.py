@@ -9,8 +9,10 @@ of 4 prompts x 4 rollouts in 2 mini-batches:
   ``train.micro_batch_tokens = 1`` gives every row its own backward, so the ranks need the lock-step padding
   whenever their trainable row counts differ.
 - C: B's step-2 checkpoint resumed by one process for 2 more steps (2 procs -> save -> 1 proc).
+- B and C again with FSDP2 (weights, gradients and AdamW states sharded over the 2 ranks), and D: A's step-2
+  checkpoint resumed by 2 FSDP2 processes (1 proc -> save -> 2 sharded procs).
 
-B and C must end with A's weights (float tolerance: gradients are summed in another order) and A's metrics.
+B, C and D must end with A's weights (float tolerance: gradients are summed in another order) and A's metrics.
 """
 
 import json
@@ -96,30 +98,63 @@ def _close_metrics(a, b):
                 assert ra[k] == rb[k], (ra["step"], k)
 
 
-def test_two_processes_match_one_and_resume_with_one(task, tmp_path):
-    single = loop.train(load_config(None, [*task, f"train.output_dir={tmp_path / 'a'}"]), progress=False)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "tandem_rl.cli", "train", "-", *task, f"train.output_dir={tmp_path / 'b'}", "--no-progress"]
+# ``accelerate launch`` with an FSDP2 config sets these; the loop honours them on CPUs too (loop._fsdp_on_cpu)
+FSDP2_ENV = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
+             "FSDP_TRANSFORMER_CLS_TO_WRAP": "LlamaDecoderLayer", "FSDP_RESHARD_AFTER_FORWARD": "true",
+             "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT", "FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}
+
+
+def _launch_two(task, out, tmp_path, extra_env=(), resume=False):
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT, **dict(extra_env)}
     cfg_file = tmp_path / "empty.yaml"
     cfg_file.write_text("{}\n")
-    cmd[cmd.index("-")] = str(cfg_file)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           "-m", "tandem_rl.cli", "train", str(cfg_file), *task, f"train.output_dir={out}", "--no-progress",
+           *(["--resume"] if resume else [])]
     # own process group, so a hang kills torchrun *and* its workers
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                             start_new_session=True)
     try:
-        _, err = proc.communicate(timeout=240)
+        out, err = proc.communicate(timeout=240)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         _, err = proc.communicate()
         pytest.fail(f"2-process run hung (killed after 240 s): {err[-3000:]}")
     assert proc.returncode == 0, err[-3000:]
-    two = tmp_path / "b"
+    return out
 
-    _close(_weights(two), _weights(single))
-    _close_metrics(_metrics(two), _metrics(single))
-    m = _metrics(single)
+
+def _rewind(src, dst, step):
+    """A copy of run ``src`` as it was after ``step`` (later checkpoints and metrics removed)."""
+    shutil.copytree(src, dst)
+    for ckpt in (dst / "checkpoints").glob("step_*"):
+        if int(ckpt.name.split("_")[1]) > step:
+            shutil.rmtree(ckpt)
+    (dst / "checkpoints" / "latest.txt").write_text(f"step_{step:06d}\n")
+    rows = (dst / "metrics.jsonl").read_text().splitlines()
+    (dst / "metrics.jsonl").write_text("".join(r + "\n" for r in rows if json.loads(r)["step"] <= step))
+
+
+@pytest.fixture(scope="module")
+def single(task, tmp_path_factory):
+    out = tmp_path_factory.mktemp("single") / "a"
+    run = loop.train(load_config(None, [*task, f"train.output_dir={out}"]), progress=False)
+    m = _metrics(run)
     assert sum(r["updates"] for r in m) >= 4 and any(r["reward_mean"] > 0 for r in m)  # a real update happened
+    return run
+
+
+def _same_run(run, single):
+    _close(_weights(run), _weights(single))
+    _close_metrics(_metrics(run), _metrics(single))
+
+
+@pytest.mark.parametrize("sharding", ["ddp", "fsdp2"])
+def test_two_processes_match_one_and_resume_with_one(task, single, tmp_path, sharding):
+    two = tmp_path / "b"
+    out = _launch_two(task, two, tmp_path, FSDP2_ENV.items() if sharding == "fsdp2" else ())
+    assert {"ddp": "DDP over 2", "fsdp2": "FSDP2 (sharded senior) over 2"}[sharding] in out
+    _same_run(two, single)
     for step in (1, 4):  # dumps: the whole step, in group order, written once
         name = f"rollouts/step_{step:06d}.jsonl"
         assert (two / name).read_text() == (single / name).read_text()
@@ -127,12 +162,17 @@ def test_two_processes_match_one_and_resume_with_one(task, tmp_path):
 
     # 2 processes -> step-2 checkpoint -> 1 process resumes to step 4
     resumed = tmp_path / "c"
-    shutil.copytree(two, resumed)
-    shutil.rmtree(resumed / "checkpoints" / "step_000004")
-    (resumed / "checkpoints" / "latest.txt").write_text("step_000002\n")
+    _rewind(two, resumed, 2)
     loop.train(load_config(None, [*task, f"train.output_dir={resumed}"]), resume=True, progress=False)
-    _close(_weights(resumed), _weights(single))
-    _close_metrics(_metrics(resumed), _metrics(single))
+    _same_run(resumed, single)
+
+
+def test_fsdp2_resumes_a_single_process_checkpoint(task, single, tmp_path):
+    """1 process -> step-2 checkpoint -> 2 FSDP2 processes resume to step 4: the AdamW states are scattered."""
+    run = tmp_path / "d"
+    _rewind(single, run, 2)
+    assert "FSDP2 (sharded senior) over 2" in _launch_two(task, run, tmp_path, FSDP2_ENV.items(), resume=True)
+    _same_run(run, single)
 
 
 @settings(max_examples=60, deadline=None)
@@ -194,14 +234,20 @@ def test_only_the_senior_is_wrapped_and_trained(gloo_world, tmp_path):
     assert all(p.grad is None for p in objs.junior.parameters())
 
 
-def test_sharded_weights_are_refused_clearly(tmp_path):
+def test_fsdp1_and_deepspeed_are_refused_clearly(tmp_path):
     from tandem_rl.train.build import TrainObjects, wrap_data_parallel
 
-    class Fsdp(_DDPAccelerator):
+    class Fsdp1(_DDPAccelerator):
         distributed_type = "DistributedType.FSDP"
+        is_fsdp2 = False
+
+    class DeepSpeed(_DDPAccelerator):
+        distributed_type = "DistributedType.DEEPSPEED"
 
     m = torch.nn.Linear(2, 2)
     objs = TrainObjects(m, None, None, None, torch.optim.AdamW(m.parameters()), torch.device("cpu"))
-    with pytest.raises(ValueError, match="FSDP is not supported.*ddp-2gpu.yaml"):
-        wrap_data_parallel(objs, Fsdp())
+    with pytest.raises(ValueError, match="FSDP version 1 is not supported.*fsdp_version: 2"):
+        wrap_data_parallel(objs, Fsdp1())
+    with pytest.raises(ValueError, match="DEEPSPEED is not supported.*ddp-2gpu.yaml"):
+        wrap_data_parallel(objs, DeepSpeed())
     assert objs.policy is None  # nothing was wrapped

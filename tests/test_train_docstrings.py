@@ -7,7 +7,7 @@ import pytest
 
 MODULES = ["tandem_rl.grpo.advantages", "tandem_rl.grpo.loss", "tandem_rl.train.batch", "tandem_rl.train.build",
            "tandem_rl.train.data_order", "tandem_rl.train.distributed", "tandem_rl.train.logprobs",
-           "tandem_rl.train.metrics", "tandem_rl.train.validate"]
+           "tandem_rl.train.metrics", "tandem_rl.train.sharding", "tandem_rl.train.validate"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -131,3 +131,23 @@ def test_resume_is_bit_identical_on_cpu(digit_task, tmp_path, monkeypatch):
     for s in (3, 4):
         name = f"rollouts/step_{s:06d}.jsonl"
         assert (straight / name).read_text() == (resumed / name).read_text()
+
+
+def test_bf16_junior_beside_an_fp32_senior(digit_task, tmp_path):
+    """model.junior_dtype: the self-paired frozen copy is bfloat16 (half the memory), the senior stays fp32 and
+    trains; tandem rollouts mix the two models' logits."""
+    from tandem_rl.train.build import build
+
+    cfg = _cfg(digit_task, tmp_path / "run", "model.junior_dtype=bfloat16", "rollout.schedule=word",
+               "grpo.beta=0.01", "train.steps=2", "model.device=cpu")
+    objs = build(cfg)
+    assert next(objs.senior.parameters()).dtype == torch.float32
+    assert next(objs.junior.parameters()).dtype == torch.bfloat16
+    assert objs.reference is objs.junior  # one frozen copy serves both
+    run = loop.train(cfg, progress=False)
+    rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    assert all(0 < r["senior_fraction"] < 1 for r in rows)  # both models wrote
+    assert sum(r["updates"] for r in rows) > 0 and all(r["kl_ref"] == r["kl_ref"] for r in rows)
+    with pytest.raises(ValueError, match="model.junior_dtype 'int8'"):
+        loop.train(_cfg(digit_task, tmp_path / "bad", "model.junior_dtype=int8"), progress=False)

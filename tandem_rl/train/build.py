@@ -1,6 +1,6 @@
 """Everything a run holds in memory, created in one function: models, tokenizer, optimizer.
 
-Data parallelism (Accelerate DDP) wraps the senior here (``wrap_data_parallel``) and nowhere else.
+Data parallelism (Accelerate DDP or FSDP2) wraps the senior here (``wrap_data_parallel``) and nowhere else.
 The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get gradients, an
 optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial* senior as both
 junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
@@ -25,7 +25,7 @@ from typing import Optional
 
 import torch
 
-from tandem_rl.models import freeze, load_model, load_tokenizer, resolve_device
+from tandem_rl.models import freeze, load_model, load_tokenizer, resolve_device, resolve_dtype
 from tandem_rl.train.config import TrainConfig
 
 
@@ -66,6 +66,25 @@ def autocast_factory(cfg, device: torch.device):
     return contextlib.nullcontext
 
 
+@contextlib.contextmanager
+def _every_rank_loads_weights():
+    """With Accelerate's ``fsdp_cpu_ram_efficient_loading`` some transformers versions give ranks other than 0
+    empty weights, to be filled by FSDP from rank 0. Only the senior is sharded: the frozen junior and reference
+    (and the senior copy they may start from) need real weights on every rank, so all loading here is ordinary."""
+    import os
+
+    key = "FSDP_CPU_RAM_EFFICIENT_LOADING"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
+
 def build(cfg, checkpoint: Optional[Path] = None, *, device: Optional[torch.device] = None) -> TrainObjects:
     """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW.
 
@@ -74,19 +93,27 @@ def build(cfg, checkpoint: Optional[Path] = None, *, device: Optional[torch.devi
     if not m.senior:
         raise ValueError("model.senior is empty: set it to a model folder, hub name or world:senior")
     device = device if device is not None else resolve_device(m.device)
+    with _every_rank_loads_weights():
+        return _build(cfg, checkpoint, device)
+
+
+def _build(cfg, checkpoint, device) -> TrainObjects:
+    m = cfg.model
     tok = load_tokenizer(m.tokenizer or m.senior)
     senior = load_model(str(checkpoint) if checkpoint else m.senior, dtype=m.dtype, device=str(device))
     base = None  # frozen initial senior, shared by a self-paired junior and the reference
     want_base = cfg.grpo.beta > 0 or (needs_junior(cfg) and m.junior is None)
     if want_base:
-        base = copy.deepcopy(senior) if checkpoint is None else load_model(m.senior, dtype=m.dtype, device=str(device))
+        frozen_dtype = (m.junior_dtype or m.dtype) if m.junior is None and needs_junior(cfg) else m.dtype
+        base = copy.deepcopy(senior).to(resolve_dtype(frozen_dtype)) if checkpoint is None else \
+            load_model(m.senior, dtype=frozen_dtype, device=str(device))
         if m.junior_device and m.junior is None:
             base = base.to(resolve_device(m.junior_device))
         freeze(base)
     junior = None
     if needs_junior(cfg):
         junior = base if m.junior is None else freeze(
-            load_model(m.junior, dtype=m.dtype, device=m.junior_device or str(device)))
+            load_model(m.junior, dtype=m.junior_dtype or m.dtype, device=m.junior_device or str(device)))
     reference = base if cfg.grpo.beta > 0 else None
     if m.gradient_checkpointing:
         # transformers 5.x renamed it; older versions only have the first name
@@ -102,22 +129,31 @@ def build(cfg, checkpoint: Optional[Path] = None, *, device: Optional[torch.devi
 
 
 def wrap_data_parallel(objs: TrainObjects, accelerator) -> TrainObjects:
-    """Wrap the senior for data-parallel training (DDP via ``accelerator.prepare_model``); nothing else is wrapped.
+    """Wrap the senior for data-parallel training through Accelerate; nothing else is wrapped.
 
-    The optimizer keeps the senior's own parameters (DDP does not replace them), the engine and the no-grad
-    forwards keep the plain module (``objs.senior`` = ``accelerator.unwrap_model(objs.policy)``), and the junior
-    and the reference stay frozen, unwrapped and outside the optimizer. FSDP and DeepSpeed shard the weights, so
-    every generation step would be a collective that ranks must call in lock-step; the engine's rollouts stop at
-    different lengths on different ranks, so those are refused here with a clear error rather than a hang."""
+    - DDP (``accelerator.prepare_model``): the optimizer keeps the senior's own parameters, and the engine and the
+      no-grad forwards use the plain module (``objs.senior`` = ``accelerator.unwrap_model(objs.policy)``).
+    - FSDP2 (``accelerator.prepare(senior, optimizer)``, which re-points the optimizer at the sharded parameters):
+      the senior *is* the sharded module; generation and no-grad forwards run inside ``sharding.full_weights``.
+    - FSDP1 and DeepSpeed are refused with a clear error (see docs/distributed.md).
+
+    The junior and the reference stay frozen, unwrapped and outside the optimizer."""
     kind = str(getattr(accelerator, "distributed_type", "")).rsplit(".", 1)[-1]
-    if kind in ("FSDP", "DEEPSPEED", "MEGATRON_LM"):
-        raise ValueError(f"accelerate distributed_type {kind} is not supported by the trainer yet: rollouts run the "
-                         f"senior's forward a different number of times on each rank, which sharded weights cannot "
-                         f"do. Use a DDP config (configs/accelerate/ddp-2gpu.yaml or multi-node.yaml); see "
-                         f"docs/distributed.md")
-    policy = accelerator.prepare_model(objs.senior, device_placement=False)
+    if kind == "FSDP" and not getattr(accelerator, "is_fsdp2", False):
+        raise ValueError("accelerate FSDP version 1 is not supported: set fsdp_config.fsdp_version: 2 in the "
+                         "Accelerate config (see configs/accelerate/fsdp2-8gpu.yaml)")
+    if kind in ("DEEPSPEED", "MEGATRON_LM"):
+        raise ValueError(f"accelerate distributed_type {kind} is not supported by the trainer: use DDP "
+                         f"(configs/accelerate/ddp-2gpu.yaml) or FSDP2 (configs/accelerate/fsdp2-8gpu.yaml); "
+                         f"see docs/distributed.md")
+    if kind == "FSDP":
+        policy, wrapped = accelerator.prepare(objs.senior, objs.optimizer)
+        objs.senior = policy
+        objs.optimizer = getattr(wrapped, "optimizer", wrapped)  # the torch AdamW, now over the sharded parameters
+    else:
+        policy = accelerator.prepare_model(objs.senior, device_placement=False)
+        objs.senior = accelerator.unwrap_model(policy)
     objs.policy, objs.accelerator = policy, accelerator
-    objs.senior = accelerator.unwrap_model(policy)
     frozen = [x for x in (objs.junior, objs.reference) if x is not None]
     trained = {id(p) for g in objs.optimizer.param_groups for p in g["params"]}
     for model in frozen:

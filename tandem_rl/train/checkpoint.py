@@ -64,8 +64,11 @@ def checkpoint_name(step: int) -> str:
     return f"step_{step:06d}"
 
 
-def save_checkpoint(run_dir: str | os.PathLike, step: int, model, tokenizer, state: dict, keep_last: int = 0) -> Path:
-    """Write ``checkpoints/step_NNNNNN`` atomically, point ``latest.txt`` at it, prune old ones. Returns its path."""
+def save_checkpoint(run_dir: str | os.PathLike, step: int, model, tokenizer, state: dict, keep_last: int = 0,
+                    state_dict: Optional[dict] = None) -> Path:
+    """Write ``checkpoints/step_NNNNNN`` atomically, point ``latest.txt`` at it, prune old ones. Returns its path.
+
+    ``state_dict``: the full weights when ``model`` holds only a shard of them (FSDP2; ``sharding.full_model_state``)."""
     root = Path(run_dir) / "checkpoints"
     root.mkdir(parents=True, exist_ok=True)
     for stale in root.glob(".tmp-*"):
@@ -74,7 +77,7 @@ def save_checkpoint(run_dir: str | os.PathLike, step: int, model, tokenizer, sta
     final = root / name
     tmp = Path(tempfile.mkdtemp(dir=root, prefix=f".tmp-{name}-"))
     try:
-        model.save_pretrained(tmp, safe_serialization=True)
+        model.save_pretrained(tmp, safe_serialization=True, **({"state_dict": state_dict} if state_dict else {}))
         if tokenizer is not None:
             tokenizer.save_pretrained(tmp)
         torch.save(state, tmp / STATE_FILE)

@@ -8,7 +8,7 @@ One step, top to bottom::
     stats     = update_policy(objs, rollouts, adv, cfg) # mini-batches of clipped surrogate on senior tokens
     log, dump rollouts, evaluate, checkpoint            # every N steps
 
-Data parallel (``accelerate launch`` / ``torchrun`` with WORLD_SIZE > 1, docs/distributed.md): each rank rolls out
+Data parallel (``accelerate launch`` / ``torchrun`` with WORLD_SIZE > 1, DDP or FSDP2, docs/distributed.md): each rank rolls out
 and trains on its slice of every mini-batch (``distributed.rank_groups``); the graded rollouts are gathered so that
 metrics and dumps are those of the whole step; rank 0 alone writes the config, metrics, dumps, checkpoints and the
 progress bar; the held-out evaluation is split over ranks.
@@ -39,6 +39,8 @@ from tandem_rl.train.evaluate import solo_accuracy
 from tandem_rl.train.loggers import MetricLogger
 from tandem_rl.train.metrics import rollout_metrics
 from tandem_rl.train.rollout import collect, join_ranks
+from tandem_rl.train.sharding import (full_model_state, full_optimizer_state, full_weights, is_sharded,
+                                     load_optimizer_state)
 from tandem_rl.train.update import update_policy
 from tandem_rl.train.validate import check_config
 
@@ -90,6 +92,7 @@ def _start_data_parallel(cfg):
     # gradients as views into DDP's buckets: saves one full gradient copy (16 GB for a 4B fp32 senior)
     ddp = DistributedDataParallelKwargs(gradient_as_bucket_view=True)
     acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])  # without cpu=True Accelerate runs 1 process on CPUs
+    _fsdp_on_cpu(acc)
     if acc.num_processes != launched_world_size():
         raise RuntimeError(f"launched with WORLD_SIZE={launched_world_size()} but Accelerate sees "
                            f"{acc.num_processes} process(es)")
@@ -101,6 +104,21 @@ def _start_data_parallel(cfg):
                   f"(or set model.junior_device=cpu)")
         jd = None
     return acc, dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, junior_device=jd))
+
+
+def _fsdp_on_cpu(acc) -> None:
+    """Honour ``ACCELERATE_USE_FSDP=true`` (``accelerate launch --use_fsdp``, FSDP configs) on CPUs too.
+
+    Accelerate only switches to FSDP on accelerators and silently runs DDP on CPU processes; torch's FSDP2 runs on
+    CPUs over gloo, so the same sharded code path is used there (the CPU tests rely on it)."""
+    import os
+
+    from accelerate.utils import DistributedType, FullyShardedDataParallelPlugin
+
+    asked = os.environ.get("ACCELERATE_USE_FSDP", "false").lower() == "true"
+    if asked and acc.device.type == "cpu" and acc.distributed_type == DistributedType.MULTI_CPU:
+        acc.state.fsdp_plugin = FullyShardedDataParallelPlugin()  # reads the FSDP_* variables the launcher set
+        acc.state.distributed_type = DistributedType.FSDP
 
 
 def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
@@ -134,10 +152,13 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
     objs = build(build_cfg, ckpt, device=acc.device if acc else None)
     if acc:
         wrap_data_parallel(objs, acc)
+        if main:
+            mode = "FSDP2 (sharded senior)" if is_sharded(objs.senior) else "DDP"
+            print(f"data parallel: {mode} over {world} processes on {acc.device.type}", flush=True)
     start, counters = 0, Counters()
     if ckpt is not None:
         state = load_trainer_state(ckpt)
-        objs.optimizer.load_state_dict(state["optimizer"])
+        load_optimizer_state(objs.senior, objs.optimizer, state["optimizer"])
         set_rng_state(state["rng"])
         start, counters = int(state["step"]), Counters(**state["counters"])
         if int(state["data_position"]) != start * t.prompts_per_step:
@@ -167,9 +188,10 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                 step_idx = step_indices(i, len(train_probs), P, t.seed)
                 idx = [step_idx[g] for g in my_groups]
                 try:
-                    mine = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
-                                   [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
-                                   autocast=autocast, progress=False, group_pos=my_groups if acc else None)
+                    with full_weights(objs.senior):  # FSDP2: gathered once, ranks then decode independently
+                        mine = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
+                                       [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
+                                       autocast=autocast, progress=False, group_pos=my_groups if acc else None)
                     adv, _ = group_advantages(mine.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
                     us = update_policy(objs, mine.rollouts, adv, cfg, autocast=autocast, lr=lr)
                 except torch.OutOfMemoryError as err:
@@ -208,8 +230,9 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                     dump_rollouts(run_dir, step, rollout_rows(step, sr, train_probs, objs.tokenizer, G))
                 if t.eval_every and (step % t.eval_every == 0 or last):
                     try:
-                        acc_here = solo_accuracy(generator, grader, held_ids, [p.answer for p in held_probs], cfg,
-                                                 step=i, autocast=autocast)
+                        with full_weights(objs.senior):
+                            acc_here = solo_accuracy(generator, grader, held_ids, [p.answer for p in held_probs],
+                                                     cfg, step=i, autocast=autocast)
                         n_here = len(held_ids)
                         total, n = all_sum([acc_here * n_here if n_here else 0.0, float(n_here)])
                         metrics["eval_solo_acc"] = total / n if n else float("nan")
@@ -219,10 +242,14 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                 if main and (step % t.log_every == 0 or last or "eval_solo_acc" in metrics):
                     logger.log(metrics)
                 if (t.save_every and step % t.save_every == 0) or last:
-                    state = {"step": step, "data_position": step * P, "optimizer": objs.optimizer.state_dict(),
+                    # FSDP2: weights and AdamW states gathered to rank 0 (collectives); DDP: equal on all ranks
+                    weights = full_model_state(objs.senior)
+                    state = {"step": step, "data_position": step * P,
+                             "optimizer": full_optimizer_state(objs.senior, objs.optimizer),
                              "rng": rng_state(), "counters": dataclasses.asdict(counters), "lr": lr, "version": 1}
-                    if main:  # DDP keeps weights and optimizer states equal on all ranks: one writer
-                        save_checkpoint(run_dir, step, objs.senior, objs.tokenizer, state, keep_last=t.keep_last)
+                    if main:  # one writer
+                        save_checkpoint(run_dir, step, objs.senior, objs.tokenizer, state, keep_last=t.keep_last,
+                                        state_dict=weights)
                     if acc:
                         acc.wait_for_everyone()
                 bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", solve=f"{metrics['solve_rate']:.2f}",

@@ -13,8 +13,8 @@ Per step (paper: 1 epoch, 2 mini-batches):
 Data parallel (``distributed.py``): each rank holds its slice of every mini-batch; denominators are global, the
 ranks run the same number of backward passes (zero-loss passes pad a rank with fewer micro-batches), skip
 decisions are global, and the statistics' sums are added over ranks before they are turned into means. Gradient
-forwards go through ``objs.policy`` (the DDP wrapper); no-grad forwards use the plain ``objs.senior`` (no
-collectives, so ranks may run different numbers of them).
+forwards go through ``objs.policy`` (the DDP wrapper or the FSDP2 module); no-grad forwards use the plain
+``objs.senior`` (FSDP2: inside ``sharding.full_weights``), without collectives, so ranks may run different numbers.
 
 Rows that cannot carry gradient are never forwarded: a row whose advantage is 0 (zero-std group) or that holds no
 senior token adds exactly 0 to the loss and the gradient, unless a KL term is on. They still count in the
@@ -36,6 +36,7 @@ from tandem_rl.grpo.loss import grpo_loss
 from tandem_rl.train.batch import collate, plan_micro_batches
 from tandem_rl.train.distributed import all_max, all_sum, mini_batch_counts
 from tandem_rl.train.logprobs import batch_logprobs, masked_entropy, response_logits, split_rows, token_logprobs
+from tandem_rl.train.sharding import full_weights
 
 
 @dataclass
@@ -101,8 +102,10 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     # 1. old and reference log-probs, before any update
     first = set(mb_rows[0])
     need_old = sorted(r for r in active if t.epochs > 1 or r not in first)
-    old, tok = _no_grad_logprobs(senior, rollouts, need_old, advantages, cfg, vocab, autocast, pad_id, device) \
-        if need_old else ({}, 0)
+    old, tok = {}, 0
+    with full_weights(senior):  # FSDP2: ranks may run different numbers of these forwards
+        if need_old:
+            old, tok = _no_grad_logprobs(senior, rollouts, need_old, advantages, cfg, vocab, autocast, pad_id, device)
     stats.tokens += tok
     ref = None
     if g.beta > 0 and active:

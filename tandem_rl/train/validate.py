@@ -36,5 +36,7 @@ def check_config(cfg) -> None:
         raise ValueError(f"rollout.max_new_tokens must be >= 1, got {r.max_new_tokens}")
     if cfg.grpo.group_size < 2:
         raise ValueError("grpo.group_size must be >= 2: a group of one has no baseline (every advantage is 0)")
-    if cfg.model.dtype not in ("float32", "fp32", "bfloat16", "bf16", "float16", "fp16"):
-        raise ValueError(f"model.dtype {cfg.model.dtype!r} is not one of float32, bfloat16, float16")
+    for key in ("dtype", "junior_dtype"):
+        value = getattr(cfg.model, key)
+        if value is not None and value not in ("float32", "fp32", "bfloat16", "bf16", "float16", "fp16"):
+            raise ValueError(f"model.{key} {value!r} is not one of float32, bfloat16, float16")
