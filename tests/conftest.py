@@ -1,9 +1,24 @@
 """Shared test setup: tiny models run fastest on one thread (and the CI machine has only two cores)."""
 
+import json
 import os
 import sys
 
+import pytest
 import torch
 
 torch.set_num_threads(1)
 sys.path.insert(0, os.path.dirname(__file__))  # `from tiny import tiny_model, tiny_tokenizer`
+
+
+@pytest.fixture()
+def tiny_run(tmp_path):
+    """A folder with ``model/`` (a random tiny Llama + tokenizer) and ``p.jsonl`` (8 problems, answer 3)."""
+    from tiny import tiny_model, tiny_tokenizer
+
+    tok = tiny_tokenizer()
+    tiny_model(tok, seed=0).save_pretrained(tmp_path / "model")
+    tok.save_pretrained(tmp_path / "model")
+    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"problem": f"Pick {i}.", "answer": "3"}) + "\n"
+                                              for i in range(8)))
+    return tmp_path

@@ -31,7 +31,7 @@ from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
 from tandem_rl.train.distributed import rank_groups
-from tiny import tiny_model, tiny_tokenizer
+from tiny import digit_task, tiny_model, tiny_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OVERRIDES = ["data.instruction=", "train.prompts_per_step=4", "train.mini_batches=2", "grpo.group_size=4",
@@ -44,30 +44,8 @@ TIMING = ("seconds", "tokens_per_s")
 
 @pytest.fixture(scope="module")
 def task(tmp_path_factory):
-    root = tmp_path_factory.mktemp("dist")
-    tok = tiny_tokenizer()
-    model = tiny_model(tok, seed=0)
-    prompt = tok.apply_chat_template([{"role": "user", "content": "Pick a digit."}], tokenize=False,
-                                     add_generation_prompt=True)
-    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    g = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    for _ in range(30):
-        rows = [p_ids + tok(f"\\boxed{{{d}}}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                for d in torch.randint(0, 10, (32,), generator=g).tolist()]
-        ids = torch.tensor(rows)
-        labels = ids.clone()
-        labels[:, :len(p_ids)] = -100
-        loss = model(input_ids=ids, labels=labels).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.save_pretrained(root / "model")
-    tok.save_pretrained(root / "model")
-    problems = root / "problems.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": "3"}) + "\n"
-                                for i in range(12)))
-    return [f"model.senior={root / 'model'}", f"data.source={problems}", *OVERRIDES]
+    model, problems = digit_task(tmp_path_factory.mktemp("dist"), sft_steps=30, n_problems=12)
+    return [f"model.senior={model}", f"data.source={problems}", *OVERRIDES]
 
 
 def _metrics(run):

@@ -9,17 +9,6 @@ from tandem_rl.cli import main
 from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.update import UpdateStats
-from tiny import tiny_model, tiny_tokenizer
-
-
-@pytest.fixture()
-def tiny_run(tmp_path):
-    tok = tiny_tokenizer()
-    tiny_model(tok, seed=0).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
-    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"problem": f"Pick {i}.", "answer": "3"}) + "\n"
-                                              for i in range(8)))
-    return tmp_path
 
 
 def _cfg(root, *extra):

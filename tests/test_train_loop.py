@@ -12,41 +12,15 @@ import torch
 from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
-from tiny import tiny_model, tiny_tokenizer
+from tiny import digit_task as tiny_digit_task
 
 TIMING = ("seconds", "tokens_per_s")
 
 
 @pytest.fixture(scope="module")
 def digit_task(tmp_path_factory):
-    """(model folder, problems file) for the digit task; the model is briefly SFT-ed on random digits."""
-    root = tmp_path_factory.mktemp("digit")
-    tok = tiny_tokenizer()
-    model = tiny_model(tok, seed=0)
-    prompt = tok.apply_chat_template([{"role": "user", "content": "Pick a digit."}], tokenize=False,
-                                     add_generation_prompt=True)
-    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    g = torch.Generator().manual_seed(0)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
-    model.train()
-    for _ in range(40):
-        digits = torch.randint(0, 10, (32,), generator=g).tolist()
-        rows = [p_ids + tok(f"\\boxed{{{d}}}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
-                for d in digits]
-        ids = torch.tensor(rows)
-        labels = ids.clone()
-        labels[:, :len(p_ids)] = -100
-        loss = model(input_ids=ids, labels=labels).loss
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    model.eval()
-    model.save_pretrained(root / "model")
-    tok.save_pretrained(root / "model")
-    problems = root / "problems.jsonl"
-    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": "3"}) + "\n"
-                                for i in range(16)))
-    return root / "model", problems
+    """(model folder, problems file) for the digit task (``tiny.digit_task``)."""
+    return tiny_digit_task(tmp_path_factory.mktemp("digit"))
 
 
 def _cfg(digit_task, out, *extra):

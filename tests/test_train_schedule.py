@@ -17,7 +17,6 @@ from tandem_rl.cogen.rollouts import Rollouts
 from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
-from tiny import tiny_model, tiny_tokenizer
 
 
 class RecordingEngine:
@@ -38,16 +37,6 @@ class RecordingEngine:
             auth.append(np.array([(k + r) % 3 != 0 for k in range(len(ids))], dtype=np.uint8))
         return Rollouts([list(p) for p in prompts], resp, auth, [np.full(len(x), -1.0, np.float32) for x in resp],
                         [np.full(len(x), np.nan, np.float32) for x in resp], ["eos"] * len(prompts))
-
-
-@pytest.fixture()
-def tiny_run(tmp_path):
-    tok = tiny_tokenizer()
-    tiny_model(tok, seed=0).save_pretrained(tmp_path / "model")
-    tok.save_pretrained(tmp_path / "model")
-    (tmp_path / "p.jsonl").write_text("".join(json.dumps({"problem": f"Pick {i}.", "answer": "3"}) + "\n"
-                                              for i in range(8)))
-    return tmp_path
 
 
 def _run(root, schedule, monkeypatch):

@@ -82,3 +82,38 @@ def tiny_model(tok=None, *, seed: int = 0, arch: str = "llama", hidden: int = 64
     with torch.no_grad():
         model.get_input_embeddings().weight.normal_(0.0, 1.0)
     return model.eval()
+
+
+def digit_task(root, *, sft_steps: int = 40, n_problems: int = 16):
+    """(model folder, problems file) for the digit task: a tiny Llama fine-tuned on ``\\boxed{d}`` with a random
+    digit d, and problems whose only right answer is 3 (the SFT model starts near reward 0.1)."""
+    import json
+
+    import torch
+
+    tok = tiny_tokenizer()
+    model = tiny_model(tok, seed=0)
+    prompt = tok.apply_chat_template([{"role": "user", "content": "Pick a digit."}], tokenize=False,
+                                     add_generation_prompt=True)
+    p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
+    g = torch.Generator().manual_seed(0)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    model.train()
+    for _ in range(sft_steps):
+        digits = torch.randint(0, 10, (32,), generator=g).tolist()
+        rows = [p_ids + tok(f"\\boxed{{{d}}}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
+                for d in digits]
+        ids = torch.tensor(rows)
+        labels = ids.clone()
+        labels[:, :len(p_ids)] = -100
+        loss = model(input_ids=ids, labels=labels).loss
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    model.save_pretrained(root / "model")
+    tok.save_pretrained(root / "model")
+    problems = root / "problems.jsonl"
+    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": "3"}) + "\n"
+                                for i in range(n_problems)))
+    return root / "model", problems
