@@ -102,3 +102,16 @@ def test_checkpoint_state_has_the_unsharded_layout(gloo_world):
     for k, v in plain.state_dict().items():
         if k in after:
             torch.testing.assert_close(after[k], v)
+
+
+def test_no_step_yet_saves_and_loads_an_empty_state(gloo_world):
+    """Before any optimizer step the saved state is empty (not a zero-gradient step with step count 1)."""
+    tok = tiny_tokenizer()
+    sharded = _shard(tiny_model(tok, seed=5))
+    opt = torch.optim.AdamW(sharded.parameters(), lr=1e-2)
+    state = sharding.full_optimizer_state(sharded, opt)
+    assert state["state"] == {} and not opt.state
+    assert state["param_groups"][0]["params"] == list(range(len(list(sharded.parameters()))))
+    fresh = torch.optim.AdamW(sharded.parameters(), lr=5.0)
+    sharding.load_optimizer_state(sharded, fresh, state)
+    assert fresh.param_groups[0]["lr"] == 1e-2 and not fresh.state

@@ -115,7 +115,9 @@ def names_to_index(state: dict) -> dict:
 def full_optimizer_state(model, optimizer) -> dict:
     """``optimizer.state_dict()`` of the whole model, index-keyed, on rank 0 (``{}`` on other ranks when sharded;
     a collective then)."""
-    if not is_sharded(model):
+    if not is_sharded(model) or not optimizer.state:
+        # no step taken yet (every rank alike): torch.distributed.checkpoint would initialise the states with a
+        # zero-gradient step, which sets AdamW's step count to 1 and changes the next update's bias correction
         return optimizer.state_dict()
     from torch.distributed.checkpoint.state_dict import get_optimizer_state_dict
 
@@ -125,8 +127,8 @@ def full_optimizer_state(model, optimizer) -> dict:
 
 def load_optimizer_state(model, optimizer, state: dict) -> None:
     """Load an index-keyed optimizer state saved by any run (1 process, DDP, or FSDP2 at any world size)."""
-    if not is_sharded(model):
-        optimizer.load_state_dict(state)
+    if not is_sharded(model) or not state["state"]:
+        optimizer.load_state_dict(state)  # index-keyed positions are the same parameters, sharded or not
         return
     from torch.distributed.checkpoint.state_dict import StateDictOptions, set_optimizer_state_dict
 
