@@ -89,12 +89,14 @@ def test_report_renders_self_contained_and_escaped(folders):
     page = Page()
     page.feed(text)
     assert "script" not in page.tags and "link" not in page.tags  # escaped model text, no external code
-    assert len(page.imgs) == 2  # pass@k curves + training curves
+    assert len(page.imgs) == 3  # pass@k curves + accuracy-vs-legibility trade-off (one point per label) + training
     for src in page.imgs:
         assert src.startswith("data:image/png;base64,")
         img = matplotlib.image.imread(io.BytesIO(base64.b64decode(src.split(",", 1)[1])), format="png")
         assert img.shape[0] > 50 and img.shape[1] > 50
-    assert sorted(p.name for p in out.parent.glob("*.png")) == ["report_passk_0.png", "report_training.png"]
+    assert sorted(p.name for p in out.parent.glob("*.png")) == ["report_passk_0.png", "report_tradeoff_0.png",
+                                                                 "report_training.png"]
+    assert "Trade-off: accuracy vs legibility" in "".join(page.text)
     body = "".join(page.text)
     assert EVIL in body  # shown as text, literally
     assert ("junior", EVIL) in page.spans and any(k == "senior" for k, _ in page.spans)

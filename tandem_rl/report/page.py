@@ -85,10 +85,8 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
 
 
 def _tradeoff_html(ev, pngs: dict[str, bytes]) -> str:
-    """Solo accuracy against handoff accuracy and junior CE (one point per setting), faithfulness beside it; for
-    evaluation folders written by ``tandem-rl sweep`` (those holding ``sweep.json``)."""
-    if not ev.sweep:
-        return ""
+    """Solo accuracy against handoff accuracy and junior CE (one point per sweep setting, or per evaluated label
+    in a plain evaluation folder), faithfulness beside it; shown when there are two points or more."""
     points = tradeoff.tradeoff_points(ev)
     png = tradeoff.tradeoff_figure(points) if len(points) > 1 else None
     if png is None:
