@@ -8,9 +8,14 @@ disabled), with the same sampling settings, after a short warm-up run:
     3. our engine, ``junior`` schedule with the small junior alone    -> the junior's step cost
     4. ``word`` tandem, self-paired junior (a copy of the senior)     -> target: <= 1.1 x 2 x solo
     5. ``word`` tandem, small junior (~4-6x fewer parameters)         -> target: <= 1.1 x (1 + j/s) x solo
+    6. with ``--decode`` listing ``static`` and/or ``compiled``: ``solo`` and ``word_small_junior`` again in each
+       of those engine modes (``CoGenerator(decode=...)``), timed after one full-length warm-up call (which holds
+       the compile) with the same shapes; printed as speed-ups over the dynamic engine and over HF generate, plus
+       how many rows came out identical to the dynamic engine's (same seed)
 
     python benchmarks/bench_cogen.py --preset tiny                      # CPU, seconds
     python benchmarks/bench_cogen.py --preset qwen3 --device cuda       # random-init Qwen3-4B / 0.6B shapes, bf16
+    python benchmarks/bench_cogen.py --preset qwen3 --device cuda --decode dynamic,static,compiled   # CUDA graphs
 
 No downloads: models are random-init from configs, the vocabulary is synthetic (every 3rd token word-initial).
 """
@@ -28,6 +33,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from tandem_rl.cogen.config import RolloutConfig  # noqa: E402
 from tandem_rl.cogen.engine import CoGenerator  # noqa: E402
+from tandem_rl.cogen.static_decode import DECODE_MODES  # noqa: E402
 
 PRESETS = {
     # name: (senior shape, junior shape, vocab, batch, prompt length, new tokens, dtype)
@@ -103,7 +109,13 @@ def main(argv=None) -> None:
                     help="interleaved timed rounds, best kept (default: 3 for tiny, 1 for qwen3)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--skip-hf", action="store_true", help="skip the HF generate baseline")
+    ap.add_argument("--decode", default="dynamic",
+                    help="comma-separated engine decode modes to time: dynamic (always run), static, compiled")
     args = ap.parse_args(argv)
+    modes = [m for m in args.decode.split(",") if m and m != "dynamic"]
+    bad = [m for m in modes if m not in DECODE_MODES]
+    if bad:
+        ap.error(f"--decode: unknown mode(s) {bad}; choose from {DECODE_MODES}")
 
     s_shape, j_shape, vocab, batch, plen, new, dtype_name = PRESETS[args.preset]
     device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
@@ -133,8 +145,9 @@ def main(argv=None) -> None:
     prompts = torch.randint(1, vocab, (batch, plen), generator=g).tolist()
     rc = RolloutConfig(schedule="solo", max_new_tokens=new, temperature=args.temperature, top_p=1.0, top_k=0)
 
-    def ours(model, junior, schedule, n):
-        gen = CoGenerator(model, junior, tok, eos_token_ids=[])
+    def ours(model, junior, schedule, n, decode="dynamic"):
+        # Equal prompt lengths need no width bucketing: pad_multiple=1 keeps the static modes' work identical.
+        gen = CoGenerator(model, junior, tok, eos_token_ids=[], decode=decode, pad_multiple=1)
         cfg = RolloutConfig(**{**rc.__dict__, "schedule": schedule, "max_new_tokens": n})
         return lambda: gen.generate(prompts, cfg, seed=0)
 
@@ -151,6 +164,9 @@ def main(argv=None) -> None:
              ("junior_alone", lambda n: ours(senior, small, "junior", n)),
              ("word_self_paired", lambda n: ours(senior, twin, "word", n)),
              ("word_small_junior", lambda n: ours(senior, small, "word", n))]
+    for mode in modes:
+        plan += [(f"solo[{mode}]", lambda n, m=mode: ours(senior, None, "solo", n, m)),
+                 (f"word_small_junior[{mode}]", lambda n, m=mode: ours(senior, small, "word", n, m))]
     if not args.skip_hf:  # correctness on this device/dtype before speed: greedy solo vs HF generate
         rows = min(batch, 8)
         with torch.inference_mode():
@@ -164,16 +180,22 @@ def main(argv=None) -> None:
 
     # Warm up everything, then time the measurements in interleaved rounds and keep each one's best round, so
     # that load from other processes (shared CPUs) hits all of them alike.
+    # Static modes warm up with the timed call itself: their compiled step and cache are specialised to the shape.
     calls = {name: make(new) for name, make in plan}
+    results = {}
     with torch.inference_mode():
         for name, make in plan:
-            make(args.warmup_tokens)()  # allocator, kernels, caches
+            if "[" in name:
+                secs = timed(lambda: results.__setitem__(name, calls[name]()), device)
+                print(f"# warm-up {name}: {secs:.1f} s (includes the compile for 'compiled')")
+            else:
+                make(args.warmup_tokens)()  # allocator, kernels, caches
         runs = {name: float("inf") for name in calls}
         for _ in range(args.reps):
             for name, fn in calls.items():
-                runs[name] = min(runs[name], timed(fn, device))
+                runs[name] = min(runs[name], timed(lambda: results.__setitem__(name, fn()), device))
     for name, secs in runs.items():
-        print(f"{name:>18}: {secs:7.2f} s  {batch * new / secs:9.1f} tok/s  {1e3 * secs / new:8.2f} ms/step")
+        print(f"{name:>28}: {secs:7.2f} s  {batch * new / secs:9.1f} tok/s  {1e3 * secs / new:8.2f} ms/step")
 
     solo = runs["solo"]
     j_over_s = runs["junior_alone"] / solo
@@ -184,6 +206,15 @@ def main(argv=None) -> None:
     for name, j in (("word_self_paired", 1.0), ("word_small_junior", j_over_s)):
         target = 1.1 * (1 + j)
         print(f"{name} / solo = {runs[name] / solo:.3f}   (target <= 1.1 x (1 + {j:.3f}) = {target:.3f})")
+    if modes:
+        print("# decode modes: speed-up = reference time / mode time (higher is faster); rows identical to dynamic")
+    for mode in modes:
+        for base in ("solo", "word_small_junior"):
+            name = f"{base}[{mode}]"
+            same = sum(a == b for a, b in zip(results[name].response_ids, results[base].response_ids))
+            vs_hf = (f"   vs hf_generate x{runs['hf_generate'] / runs[name]:.3f}"
+                     if base == "solo" and "hf_generate" in runs else "")
+            print(f"{name:>28}: vs dynamic {base} x{runs[base] / runs[name]:.3f}{vs_hf}   same rows {same}/{batch}")
 
 
 if __name__ == "__main__":

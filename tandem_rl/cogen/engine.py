@@ -13,6 +13,8 @@ Batching: prompts are left-padded; the attention mask hides the padding and posi
 so a row's result does not depend on its neighbours. Every ``check_every`` steps the engine looks (one host sync)
 at which rows have finished; it stops when all have, and drops finished rows from the batch and both KV caches
 (``Cache.batch_select_indices``) once they are a quarter of it, so finished rows stop costing compute.
+``decode="static"``/``"compiled"`` (``static_decode.py``) instead keeps every shape fixed (StaticCache, full-width mask,
+no compaction) so that the decode step can be compiled / captured as a CUDA graph; the results are the same.
 Randomness: token draws use a ``torch.Generator`` seeded with ``seed``; the schedule's coins use a second one, so
 switching schedules does not shift the sampling stream. Both are drawn for the full batch every step and indexed by
 row, so a row's draws do not depend on when other rows finish. Same seed, prompts, models -> same rollouts.
@@ -21,7 +23,6 @@ row, so a row's draws do not depend on when other rows finish. Same seed, prompt
 from __future__ import annotations
 
 import contextlib
-import inspect
 import time
 from dataclasses import dataclass
 from typing import Optional
@@ -32,6 +33,7 @@ from tandem_rl.cogen import schedules as S
 from tandem_rl.cogen.config import RolloutConfig
 from tandem_rl.cogen.rollouts import Rollouts
 from tandem_rl.cogen.sampling import SamplingParams, exponential_noise, raw_logprob, sample
+from tandem_rl.cogen.static_decode import DECODE_MODES, StaticDecoder, check_static_support, forward_kwargs
 from tandem_rl.cogen.vocab import TokenTables, check_model_vocab, check_same_vocab, token_tables
 
 _REASONS = ("length", "eos", "stop")  # finish codes 0, 1, 2
@@ -52,15 +54,17 @@ class _Stream:
     keep_kw: Optional[str]
     cache: object = None
     logits: Optional[torch.Tensor] = None  # [b, V] next-token logits (real vocabulary only)
+    static: Optional[StaticDecoder] = None  # decode="static"/"compiled": fixed shapes, full-width mask, no compaction
 
     @classmethod
-    def of(cls, model) -> "_Stream":
-        params = inspect.signature(model.forward).parameters
-        cache_kw = "cache" if "cache" in params else "past_key_values"  # renamed in transformers 5.x
-        keep_kw = next((k for k in ("logits_to_keep", "num_logits_to_keep") if k in params), None)
-        return cls(model, _model_device(model), cache_kw, keep_kw)
+    def of(cls, model, static: Optional[StaticDecoder] = None) -> "_Stream":
+        cache_kw, keep_kw = forward_kwargs(model)
+        return cls(model, _model_device(model), cache_kw, keep_kw, static=static)
 
     def forward(self, ids, mask, pos, vocab: int) -> None:
+        if self.static is not None:
+            self.logits = self.static(ids.to(self.device), mask.to(self.device), pos.to(self.device))
+            return
         kw = {"input_ids": ids.to(self.device), "attention_mask": mask.to(self.device),
               "position_ids": pos.to(self.device), "use_cache": True}
         if self.cache is not None:
@@ -102,10 +106,15 @@ class CoGenerator:
         pad_token_id: id used for left padding (always masked); default: the tokenizer's pad, else the first EOS.
         junior_tokenizer: optional, the junior's own tokenizer: checked to be identical to ``tokenizer``.
         check_every: decode steps between looks at which rows have finished (each look is one host sync).
+        decode: "dynamic" (default: DynamicCache, finished rows dropped), "static" (a StaticCache per model and
+            fixed-shape decode steps; finished rows are not dropped) or "compiled" (static + ``torch.compile`` of the
+            decode step, CUDA graphs on CUDA). Same results as "dynamic"; see ``static_decode.py``.
+        pad_multiple: static modes only: the prompt width is left-padded up to a multiple of this, so that calls
+            with different prompt lengths share one compiled shape (the total width is width + max_new_tokens).
     """
 
     def __init__(self, senior, junior, tokenizer, *, eos_token_ids=None, pad_token_id=None, junior_tokenizer=None,
-                 check_every: int = 8):
+                 check_every: int = 8, decode: str = "dynamic", pad_multiple: int = 64):
         if senior is None:
             raise ValueError("CoGenerator needs a senior model")
         self.senior, self.junior, self.tokenizer = senior, junior, tokenizer
@@ -129,6 +138,22 @@ class CoGenerator:
         self.pad_token_id = int(pad_token_id)
         self.check_every = max(1, int(check_every))
         self._tables = {"marker": token_tables(tokenizer, "marker")}
+        if decode not in DECODE_MODES:
+            raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
+        if pad_multiple < 1:
+            raise ValueError(f"pad_multiple must be >= 1, got {pad_multiple}")
+        self.decode, self.pad_multiple = decode, int(pad_multiple)
+        self._static: dict[str, StaticDecoder] = {}  # role -> decoder, kept so compiled steps and caches are reused
+        if decode != "dynamic":
+            for role, model in (("senior", senior), ("junior", junior)):
+                if model is not None:
+                    check_static_support(model, role)
+                    self._static[role] = StaticDecoder(model, vocab=self.vocab, compile=decode == "compiled")
+
+    def release_caches(self) -> None:
+        """Static modes: free the KV caches held between calls (the next call allocates new ones)."""
+        for dec in self._static.values():
+            dec.release()
 
     def tables(self, rule: str = "marker") -> TokenTables:
         """The schedule tables for a word-start rule (built once, then cached)."""
@@ -162,8 +187,9 @@ class CoGenerator:
     def _generate(self, prompts, rc: RolloutConfig, seed: int, progress: bool) -> Rollouts:
         t_start = time.perf_counter()
         name, n_new, vocab = rc.schedule, rc.max_new_tokens, self.vocab
-        sen = _Stream.of(self.senior) if name != "junior" else None
-        jun = _Stream.of(self.junior) if name != "solo" else None
+        static = bool(self._static)
+        sen = _Stream.of(self.senior, self._static.get("senior")) if name != "junior" else None
+        jun = _Stream.of(self.junior, self._static.get("junior")) if name != "solo" else None
         streams = [s for s in (sen, jun) if s is not None]
         dev = streams[0].device
         tables = self.tables(rc.word_start).to(dev)
@@ -177,6 +203,8 @@ class CoGenerator:
         b0 = len(prompts)
         lens = torch.tensor([len(p) for p in prompts], device=dev)
         width = int(lens.max())
+        if static:  # round up so calls with different prompt lengths share one (batch, width + n_new) shape
+            width = -(-width // self.pad_multiple) * self.pad_multiple
         ids = torch.full((b0, width), self.pad_token_id, dtype=torch.long)
         mask = torch.zeros((b0, width + n_new), dtype=torch.long)
         for i, p in enumerate(prompts):
@@ -185,7 +213,9 @@ class CoGenerator:
         ids, mask = ids.to(dev), mask.to(dev)
         pos = (mask[:, :width].cumsum(-1) - 1).clamp_min(0)
         for s in streams:
-            s.forward(ids, mask[:, :width], pos, vocab)
+            if s.static is not None:
+                s.static.start(b0, width + n_new)
+            s.forward(ids, mask if static else mask[:, :width], pos, vocab)
         next_pos = lens.clone()  # position id of the next token of each row
 
         # Per-row sampling settings: numbers when both authors sample alike, else [b] tensors chosen per row.
@@ -267,7 +297,7 @@ class CoGenerator:
                 n_active = int((~done).sum())  # the one host sync, every check_every steps
                 if n_active == 0:
                     break
-                if n_active <= 0.75 * done.shape[0]:
+                if n_active <= 0.75 * done.shape[0] and not static:
                     keep = (~done).nonzero().squeeze(-1)
                     length[row_index], reason[row_index] = length_a, reason_a
                     redraws[row_index] = state.redraws
@@ -276,7 +306,7 @@ class CoGenerator:
                     state, tok, next_pos, mask = state.select(keep), tok[keep], next_pos[keep], mask[keep]
                     for s in streams:
                         s.select(keep)
-            step_mask = mask[:, : width + t + 1]
+            step_mask = mask if static else mask[:, : width + t + 1]  # static: the causal mask hides later columns
             for s in streams:
                 s.forward(tok.unsqueeze(-1), step_mask, next_pos.unsqueeze(-1), vocab)
             next_pos = next_pos + 1
