@@ -6,6 +6,7 @@ only validates the tests themselves (the comparisons are then CPU against CPU).
 
 - the engine on the device: solo greedy == HF ``generate`` on the same device; cached tandem log-probs == a full
   recompute; greedy tandem tokens equal the CPU's (fp32);
+- ``decode="compiled"`` (StaticCache + torch.compile; CUDA graphs on CUDA) gives the dynamic path's rollouts;
 - senior on the device and junior on the CPU (``model.junior_device=cpu``): the same greedy tandem as all-CPU;
 - training on the device with bf16 autocast, gradient checkpointing, the reference KL, the junior KL and a bf16
   junior: finite losses, real updates, and a resume that continues the run.
@@ -78,6 +79,19 @@ def test_greedy_tandem_on_device_equals_cpu(tok, dev_pair, cpu_pair, prompts, ju
     out = CoGenerator(dev_pair[0], junior, tok).generate(prompts, rc, seed=0)
     assert out.response_ids == ref.response_ids
     assert all(np.array_equal(a, b) for a, b in zip(out.author, ref.author))
+
+
+@pytest.mark.parametrize("decode", ["static", "compiled"])
+def test_static_and_compiled_decode_equal_dynamic_on_device(tok, dev_pair, prompts, decode):
+    rc = RolloutConfig(schedule="word", max_new_tokens=20, temperature=1.0, stop_token_ids=list(range(40, 50)))
+    ref = CoGenerator(*dev_pair, tok, check_every=1).generate(prompts * 2, rc, seed=7)
+    gen = CoGenerator(*dev_pair, tok, decode=decode)
+    for _ in range(2):  # the second call replays the held cache and (compiled) the captured graphs
+        out = gen.generate(prompts * 2, rc, seed=7)
+        assert out.response_ids == ref.response_ids and out.finish_reason == ref.finish_reason
+        assert all(np.array_equal(a, b) for a, b in zip(out.author, ref.author))
+        for a, b in zip(out.logprob, ref.logprob):
+            np.testing.assert_allclose(a, b, atol=1e-4, rtol=0)
 
 
 def test_training_on_device_bf16_checkpointing_kl_and_resume(tmp_path, tok):

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The prepared GPU check: run it ONCE on a lent GPU machine (device tool), ~6-9 minutes on an H100/H200.
+#   here:   bash benchmarks/gpu_wheels.sh                       (grader wheels the GPU image lacks -> .whl/)
+#   device: run command "bash benchmarks/gpu_check.sh", carry [".whl"], timeout_s 570
+# Everything it prints also lands in $OUT (logs come back with the reply). Steps, each with its own time cap:
+#   1. versions and the GPU;
+#   2. the GPU tests: engine on CUDA (== HF generate, == recompute, == CPU, static/compiled == dynamic with CUDA
+#      graphs), training on CUDA (bf16 autocast, gradient checkpointing, KL terms, bf16 junior, resume), eval on CUDA;
+#   3. the engine benchmark at real shapes (random-init Qwen3-4B senior / Qwen3-0.6B junior, bf16, batch 64):
+#      dynamic, static and compiled decoding, solo vs HF generate and tandem vs solo.
+# Record what it prints in docs/benchmarks.md with this command.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+OUT=${OUT:-/tmp/gpu_check}
+mkdir -p "$OUT"
+export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
+if ls .whl/*.whl >/dev/null 2>&1; then
+  python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
+    && export PYTHONPATH="/tmp/site:$PWD"
+else
+  export PYTHONPATH="$PWD"
+  echo "no .whl/: training and eval tests need math-verify (run benchmarks/gpu_wheels.sh here first)"
+fi
+{
+  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  python3 -c "import torch, transformers, sys; print('python', sys.version.split()[0], 'torch', torch.__version__,
+'cuda', torch.version.cuda, 'transformers', transformers.__version__)"
+} 2>&1 | tee "$OUT/env.txt"
+
+echo "== GPU tests"
+timeout 150 python3 -m pytest -p no:cacheprovider -q -rs tests/test_gpu_engine_train.py tests/test_eval_gpu.py 2>&1 \
+  | tee "$OUT/tests.txt"
+tests_rc=${PIPESTATUS[0]}
+
+echo "== engine benchmark, Qwen3-4B / 0.6B shapes"
+timeout 380 python3 benchmarks/bench_cogen.py --preset qwen3 --device cuda --decode dynamic,static,compiled 2>&1 \
+  | tee "$OUT/bench_cogen.txt"
+bench_rc=${PIPESTATUS[0]}
+echo "tests rc=$tests_rc bench rc=$bench_rc" | tee "$OUT/summary.txt"
+[ "$tests_rc" = 0 ] && [ "$bench_rc" = 0 ]
