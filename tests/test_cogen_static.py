@@ -155,7 +155,7 @@ def test_compiled_equals_dynamic_and_reuses_the_compiled_step(tok, pair, prompts
 
 def test_errors_and_limits(tok, pair, prompts, monkeypatch):
     senior, _ = pair
-    with pytest.raises(ValueError, match="decode must be one of"):
+    with pytest.raises(ValueError, match=r"decode \(config: rollout.decode\) must be one of"):
         CoGenerator(senior, None, tok, decode="cuda_graphs")
     with pytest.raises(ValueError, match="pad_multiple must be >= 1"):
         CoGenerator(senior, None, tok, decode="static", pad_multiple=0)

@@ -35,5 +35,10 @@ class RolloutConfig:
         "Which tokens start a word for the word schedule: 'marker' = surface form begins with the byte-level BPE "
         "space marker (U+0120) or SentencePiece's (U+2581), exactly the paper's set (53,021 ids for Qwen3); "
         "'whitespace' = also tokens whose decoded text begins with any whitespace (newline, tab). Jiao et al. 2026.")})
+    decode: str = field(default="dynamic", metadata={"help": (
+        "Engine decoding, read when the trainer / evaluator builds its engine: 'dynamic' (growing KV caches, "
+        "finished rows dropped), 'static' (preallocated StaticCache, fixed shapes) or 'compiled' (static + "
+        "torch.compile of the decode step: CUDA graphs on GPUs). Same rollouts in every mode; 'compiled' is meant "
+        "for GPUs and compiles once per (batch, width) shape. docs/engine.md.")})
     p_end: Optional[float] = field(default=None, metadata={"help": (
         "Training only: anneal p linearly from `p` to this value over training (null = constant p).")})

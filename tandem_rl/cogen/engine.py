@@ -139,7 +139,7 @@ class CoGenerator:
         self.check_every = max(1, int(check_every))
         self._tables = {"marker": token_tables(tokenizer, "marker")}
         if decode not in DECODE_MODES:
-            raise ValueError(f"decode must be one of {DECODE_MODES}, got {decode!r}")
+            raise ValueError(f"decode (config: rollout.decode) must be one of {DECODE_MODES}, got {decode!r}")
         if pad_multiple < 1:
             raise ValueError(f"pad_multiple must be >= 1, got {pad_multiple}")
         self.decode, self.pad_multiple = decode, int(pad_multiple)

@@ -212,7 +212,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                     solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
                 continue
             senior = load_model(path, dtype=mc.dtype, device=mc.device)
-            gen = CoGenerator(senior, junior_model, tok)
+            gen = CoGenerator(senior, junior_model, tok, decode=cfg.rollout.decode)
             records = []
             schedules = ["solo"] + (list(ec.handoff_schedules) if "handoff" in metrics_on else [])
             for si, schedule in enumerate(schedules):
