@@ -38,7 +38,12 @@ OVERRIDES = ["data.instruction=", "train.prompts_per_step=4", "train.mini_batche
              "train.generation_batch_size=4", "train.micro_batch_tokens=1", "rollout.max_new_tokens=8",
              "rollout.temperature=1.0", "rollout.schedule=word", "reward.workers=0", "train.loggers=[jsonl]",
              "train.lr=3e-3", "train.steps=4", "train.save_every=2", "train.dump_rollouts_every=1",
-             "grpo.lambda_jun=0.05"]
+             "grpo.lambda_jun=0.05",
+             # gradient norms here are 0.15-0.6: clipping is active in most updates, so it is compared too
+             "train.grad_clip=0.3",
+             # near-zero gradient entries (|g| ~ eps) turn summation-order roundoff into O(lr) AdamW steps; a larger
+             # eps keeps the comparison of different reduction orders (DDP, FSDP2, ZeRO) about the algorithm
+             "train.adam_eps=1e-6"]
 TIMING = ("seconds", "tokens_per_s")
 
 
@@ -82,12 +87,12 @@ FSDP2_ENV = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP
              "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT", "FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}
 
 
-def _launch_two(task, out, tmp_path, extra_env=(), resume=False):
+def _launch_two(task, out, tmp_path, extra_env=(), resume=False, entry=("-m", "tandem_rl.cli")):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": ROOT, **dict(extra_env)}
     cfg_file = tmp_path / "empty.yaml"
     cfg_file.write_text("{}\n")
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "tandem_rl.cli", "train", str(cfg_file), *task, f"train.output_dir={out}", "--no-progress",
+           *entry, "train", str(cfg_file), *task, f"train.output_dir={out}", "--no-progress",
            *(["--resume"] if resume else [])]
     # own process group, so a hang kills torchrun *and* its workers
     proc = subprocess.Popen(cmd, env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
@@ -212,20 +217,20 @@ def test_only_the_senior_is_wrapped_and_trained(gloo_world, tmp_path):
     assert all(p.grad is None for p in objs.junior.parameters())
 
 
-def test_fsdp1_and_deepspeed_are_refused_clearly(tmp_path):
+def test_fsdp1_and_megatron_are_refused_clearly(tmp_path):
     from tandem_rl.train.build import TrainObjects, wrap_data_parallel
 
     class Fsdp1(_DDPAccelerator):
         distributed_type = "DistributedType.FSDP"
         is_fsdp2 = False
 
-    class DeepSpeed(_DDPAccelerator):
-        distributed_type = "DistributedType.DEEPSPEED"
+    class Megatron(_DDPAccelerator):
+        distributed_type = "DistributedType.MEGATRON_LM"
 
     m = torch.nn.Linear(2, 2)
     objs = TrainObjects(m, None, None, None, torch.optim.AdamW(m.parameters()), torch.device("cpu"))
     with pytest.raises(ValueError, match="FSDP version 1 is not supported.*fsdp_version: 2"):
         wrap_data_parallel(objs, Fsdp1())
-    with pytest.raises(ValueError, match="DEEPSPEED is not supported.*ddp-2gpu.yaml"):
-        wrap_data_parallel(objs, DeepSpeed())
+    with pytest.raises(ValueError, match="MEGATRON_LM is not supported.*ddp-2gpu.yaml.*deepspeed-zero3"):
+        wrap_data_parallel(objs, Megatron())
     assert objs.policy is None  # nothing was wrapped

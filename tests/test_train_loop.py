@@ -125,3 +125,21 @@ def test_bf16_junior_beside_an_fp32_senior(digit_task, tmp_path):
     assert sum(r["updates"] for r in rows) > 0 and all(r["kl_ref"] == r["kl_ref"] for r in rows)
     with pytest.raises(ValueError, match="model.junior_dtype 'int8'"):
         loop.train(_cfg(digit_task, tmp_path / "bad", "model.junior_dtype=int8"), progress=False)
+
+
+def test_static_decode_trains_the_same_run(digit_task, tmp_path):
+    """rollout.decode=static (StaticCache, fixed shapes, no row compaction) writes the dynamic run's rollouts, so
+    training ends with the same weights (float tolerance: log-probs agree to ~1e-6, not bitwise)."""
+    from safetensors.torch import load_file
+
+    extra = ("train.steps=3", "rollout.schedule=word", "train.dump_rollouts_every=1", "train.lr=3e-3",
+             "train.save_every=3")
+    dyn = loop.train(_cfg(digit_task, tmp_path / "dyn", *extra), progress=False)
+    sta = loop.train(_cfg(digit_task, tmp_path / "sta", *extra, "rollout.decode=static"), progress=False)
+    for s in (1, 2, 3):
+        name = f"rollouts/step_{s:06d}.jsonl"
+        assert (dyn / name).read_text() == (sta / name).read_text()
+    assert sum(r["updates"] for r in _metrics(dyn)) >= 2
+    wd, ws = (load_file(str(latest_checkpoint(r) / "model.safetensors")) for r in (dyn, sta))
+    for k in wd:
+        torch.testing.assert_close(wd[k], ws[k], rtol=1e-4, atol=1e-5)

@@ -56,7 +56,8 @@ def test_only_the_schedule_differs(tiny_run, monkeypatch):
     run_t, calls_t = _run(tiny_run, "word", monkeypatch)
     run_g, calls_g = _run(tiny_run, "solo", monkeypatch)
     assert [c[0] for c in calls_t] == [c[0] for c in calls_g] == ["init", "generate", "generate"]
-    assert calls_t[0][1] == {"junior_is_none": False, "kw": {}} and calls_g[0][1] == {"junior_is_none": True, "kw": {}}
+    kw = {"decode": "dynamic"}  # the engine gets the same settings; only the junior (unused by solo) differs
+    assert calls_t[0][1] == {"junior_is_none": False, "kw": kw} and calls_g[0][1] == {"junior_is_none": True, "kw": kw}
     for (_, t), (_, g) in zip(calls_t[1:], calls_g[1:]):
         assert t["prompts"] == g["prompts"] and t["seed"] == g["seed"]
         assert t["rollout"]["schedule"] == "word" and g["rollout"]["schedule"] == "solo"

@@ -1,9 +1,9 @@
 """Everything a run holds in memory, created in one function: models, tokenizer, optimizer.
 
-Data parallelism (Accelerate DDP or FSDP2) wraps the senior here (``wrap_data_parallel``) and nowhere else.
-The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get gradients, an
-optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial* senior as both
-junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
+Data parallelism (Accelerate DDP, FSDP2 or DeepSpeed ZeRO) wraps the senior here (``wrap_data_parallel``) and
+nowhere else. The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get
+gradients, an optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial*
+senior as both junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
 
 Learning rate: ``lr_at(step)`` is a pure function of the training step (linear warmup, then constant or cosine);
 the optimizer's lr is set from it before each step, so the schedule needs no state of its own.
@@ -135,18 +135,25 @@ def wrap_data_parallel(objs: TrainObjects, accelerator) -> TrainObjects:
       no-grad forwards use the plain module (``objs.senior`` = ``accelerator.unwrap_model(objs.policy)``).
     - FSDP2 (``accelerator.prepare(senior, optimizer)``, which re-points the optimizer at the sharded parameters):
       the senior *is* the sharded module; generation and no-grad forwards run inside ``sharding.full_weights``.
-    - FSDP1 and DeepSpeed are refused with a clear error (see docs/distributed.md).
+    - DeepSpeed ZeRO 1/2/3 (``deepspeed_zero.wrap``): the engine runs gradient forwards, backward and the step;
+      ``objs.senior`` is its module (ZeRO-3: used inside ``sharding.full_weights``).
+    - FSDP1 and Megatron-LM are refused with a clear error (see docs/distributed.md).
 
     The junior and the reference stay frozen, unwrapped and outside the optimizer."""
     kind = str(getattr(accelerator, "distributed_type", "")).rsplit(".", 1)[-1]
     if kind == "FSDP" and not getattr(accelerator, "is_fsdp2", False):
         raise ValueError("accelerate FSDP version 1 is not supported: set fsdp_config.fsdp_version: 2 in the "
                          "Accelerate config (see configs/accelerate/fsdp2-8gpu.yaml)")
-    if kind in ("DEEPSPEED", "MEGATRON_LM"):
+    if kind == "MEGATRON_LM":
         raise ValueError(f"accelerate distributed_type {kind} is not supported by the trainer: use DDP "
-                         f"(configs/accelerate/ddp-2gpu.yaml) or FSDP2 (configs/accelerate/fsdp2-8gpu.yaml); "
-                         f"see docs/distributed.md")
-    if kind == "FSDP":
+                         f"(configs/accelerate/ddp-2gpu.yaml), FSDP2 (configs/accelerate/fsdp2-8gpu.yaml) or "
+                         f"DeepSpeed ZeRO (configs/accelerate/deepspeed-zero3-8gpu.yaml); see docs/distributed.md")
+    if kind == "DEEPSPEED":
+        from tandem_rl.train import deepspeed_zero
+
+        deepspeed_zero.wrap(objs, accelerator)
+        policy = objs.policy
+    elif kind == "FSDP":
         policy, wrapped = accelerator.prepare(objs.senior, objs.optimizer)
         objs.senior = policy
         objs.optimizer = getattr(wrapped, "optimizer", wrapped)  # the torch AdamW, now over the sharded parameters
@@ -157,6 +164,7 @@ def wrap_data_parallel(objs: TrainObjects, accelerator) -> TrainObjects:
     frozen = [x for x in (objs.junior, objs.reference) if x is not None]
     trained = {id(p) for g in objs.optimizer.param_groups for p in g["params"]}
     for model in frozen:
-        assert model is not policy and not any(p.requires_grad or id(p) in trained for p in model.parameters()), \
+        assert model is not policy and not any(p.requires_grad or id(p) in trained or hasattr(p, "ds_id")
+                                               for p in model.parameters()), \
             "the junior/reference must stay frozen and outside the optimizer"
     return objs

@@ -8,10 +8,10 @@ One step, top to bottom::
     stats     = update_policy(objs, rollouts, adv, cfg) # mini-batches of clipped surrogate on senior tokens
     log, dump rollouts, evaluate, checkpoint            # every N steps
 
-Data parallel (``accelerate launch`` / ``torchrun`` with WORLD_SIZE > 1, DDP or FSDP2, docs/distributed.md): each rank rolls out
-and trains on its slice of every mini-batch (``distributed.rank_groups``); the graded rollouts are gathered so that
-metrics and dumps are those of the whole step; rank 0 alone writes the config, metrics, dumps, checkpoints and the
-progress bar; the held-out evaluation is split over ranks.
+Data parallel (``accelerate launch`` / ``torchrun`` with WORLD_SIZE > 1; DDP, FSDP2 or DeepSpeed ZeRO;
+docs/distributed.md): each rank rolls out and trains on its slice of every mini-batch (``distributed.rank_groups``);
+the graded rollouts are gathered so that metrics and dumps are those of the whole step; rank 0 alone writes the
+config, metrics, dumps, checkpoints and the progress bar; the held-out evaluation is split over ranks.
 
 ``train(cfg)`` returns the run folder: ``config.yaml``, ``metrics.jsonl``, ``rollouts/``, ``checkpoints/``. Steps
 are numbered from 1 in every output (``step_000002`` = the state after two steps).
@@ -30,6 +30,7 @@ import torch
 
 from tandem_rl.config_io import save_config, to_dict
 from tandem_rl.grpo.advantages import group_advantages
+from tandem_rl.train import deepspeed_zero
 from tandem_rl.train.build import autocast_factory, build, lr_at, wrap_data_parallel
 from tandem_rl.train.checkpoint import latest_checkpoint, load_trainer_state, rng_state, save_checkpoint, set_rng_state
 from tandem_rl.train.data_order import step_indices
@@ -89,10 +90,15 @@ def _start_data_parallel(cfg):
         return None, cfg
     from accelerate import Accelerator, DistributedDataParallelKwargs
 
-    # gradients as views into DDP's buckets: saves one full gradient copy (16 GB for a 4B fp32 senior)
-    ddp = DistributedDataParallelKwargs(gradient_as_bucket_view=True)
-    acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])  # without cpu=True Accelerate runs 1 process on CPUs
-    _fsdp_on_cpu(acc)
+    if deepspeed_zero.requested():  # never cpu=True: on CPUs that silently runs DDP instead
+        acc = Accelerator(**deepspeed_zero.accelerator_kwargs())
+        deepspeed_zero.configure(acc, cfg.train)
+    else:
+        # gradients as views into DDP's buckets: saves one full gradient copy (16 GB for a 4B fp32 senior)
+        ddp = DistributedDataParallelKwargs(gradient_as_bucket_view=True)
+        # without cpu=True Accelerate runs 1 process on CPUs
+        acc = Accelerator(cpu=not torch.cuda.is_available(), kwargs_handlers=[ddp])
+        _fsdp_on_cpu(acc)
     if acc.num_processes != launched_world_size():
         raise RuntimeError(f"launched with WORLD_SIZE={launched_world_size()} but Accelerate sees "
                            f"{acc.num_processes} process(es)")
@@ -149,11 +155,12 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
     np.random.seed(t.seed % 2**32)
     torch.manual_seed(t.seed)
 
-    objs = build(build_cfg, ckpt, device=acc.device if acc else None)
+    with deepspeed_zero.ordinary_loading(acc):  # ZeRO-3: frozen models must load whole on every rank
+        objs = build(build_cfg, ckpt, device=acc.device if acc else None)
     if acc:
         wrap_data_parallel(objs, acc)
         if main:
-            mode = "FSDP2 (sharded senior)" if is_sharded(objs.senior) else "DDP"
+            mode = deepspeed_zero.describe(objs) or ("FSDP2 (sharded senior)" if is_sharded(objs.senior) else "DDP")
             print(f"data parallel: {mode} over {world} processes on {acc.device.type}", flush=True)
     start, counters = 0, Counters()
     if ckpt is not None:
@@ -172,7 +179,8 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
     held_probs, held_ids = held_probs[rank::world], held_ids[rank::world]  # evaluation split over ranks
     if t.eval_every and not has_held:
         raise ValueError("train.eval_every > 0 needs held-out problems: set data.holdout > 0")
-    generator = CoGenerator(objs.senior, objs.junior, objs.tokenizer)
+    with full_weights(objs.senior):  # ZeRO-3: the constructor reads the output layer's shape, whole only here
+        generator = CoGenerator(objs.senior, objs.junior, objs.tokenizer, decode=cfg.rollout.decode)
     autocast = autocast_factory(cfg, objs.device)
     P, G = t.prompts_per_step, cfg.grpo.group_size
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
@@ -188,7 +196,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                 step_idx = step_indices(i, len(train_probs), P, t.seed)
                 idx = [step_idx[g] for g in my_groups]
                 try:
-                    with full_weights(objs.senior):  # FSDP2: gathered once, ranks then decode independently
+                    with full_weights(objs.senior):  # FSDP2, ZeRO-3: gathered once, ranks then decode independently
                         mine = collect(generator, grader, objs.tokenizer, [train_ids[k] for k in idx],
                                        [train_probs[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
                                        autocast=autocast, progress=False, group_pos=my_groups if acc else None)
@@ -242,7 +250,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                 if main and (step % t.log_every == 0 or last or "eval_solo_acc" in metrics):
                     logger.log(metrics)
                 if (t.save_every and step % t.save_every == 0) or last:
-                    # FSDP2: weights and AdamW states gathered to rank 0 (collectives); DDP: equal on all ranks
+                    # FSDP2, ZeRO: weights and AdamW states gathered to rank 0 (collectives); DDP: equal on all ranks
                     weights = full_model_state(objs.senior)
                     state = {"step": step, "data_position": step * P,
                              "optimizer": full_optimizer_state(objs.senior, objs.optimizer),

@@ -15,6 +15,9 @@ weights and ``optimizer.state_dict()`` in ``torch.optim``'s own index-keyed layo
 rank 0 (``full_model_state``, ``full_optimizer_state``) and scatter them back on resume
 (``load_optimizer_state``), so a run can move between 1 process, DDP and FSDP2 at any world size.
 
+DeepSpeed ZeRO goes through the same four functions, which hand it to ``deepspeed_zero.py`` (ZeRO-3 weights,
+ZeRO optimizer states).
+
 Index-keyed (``torch.optim``) and name-keyed (``torch.distributed.checkpoint``) optimizer states, converted by
 position in the optimizer's parameter list:
 
@@ -31,6 +34,8 @@ from __future__ import annotations
 import contextlib
 
 import torch
+
+from tandem_rl.train import deepspeed_zero
 
 
 def fsdp_units(model) -> list:
@@ -51,7 +56,11 @@ def full_weights(model):
     """Hold the FSDP2 model's full weights for the body (any number of forwards, no collectives); no-op otherwise.
 
     Entering is a collective (every rank must enter together); the reshard-after-forward setting of every unit
-    is restored on exit, so training forwards behave exactly as before."""
+    is restored on exit, so training forwards behave exactly as before. DeepSpeed ZeRO-3: ``deepspeed_zero``."""
+    if deepspeed_zero.is_zero3(model):
+        with deepspeed_zero.full_weights(model):
+            yield model
+        return
     units = fsdp_units(model)
     if not units:
         yield model
@@ -81,7 +90,9 @@ def _options():
 
 def full_model_state(model):
     """Full (unsharded) CPU state dict on rank 0 and ``{}`` elsewhere for a sharded model (a collective: every rank
-    calls it); ``None`` for an unsharded model (save it as it is)."""
+    calls it); ``None`` for an unsharded model (save it as it is; also DeepSpeed ZeRO-1/2)."""
+    if deepspeed_zero.is_zero3(model):
+        return deepspeed_zero.full_model_state(model)
     if not is_sharded(model):
         return None
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
@@ -114,7 +125,9 @@ def names_to_index(state: dict) -> dict:
 
 def full_optimizer_state(model, optimizer) -> dict:
     """``optimizer.state_dict()`` of the whole model, index-keyed, on rank 0 (``{}`` on other ranks when sharded;
-    a collective then)."""
+    a collective then; also under DeepSpeed ZeRO)."""
+    if deepspeed_zero.is_zero_optimizer(optimizer):
+        return deepspeed_zero.full_optimizer_state(model, optimizer)
     if not is_sharded(model) or not optimizer.state:
         # no step taken yet (every rank alike): torch.distributed.checkpoint would initialise the states with a
         # zero-gradient step, which sets AdamW's step count to 1 and changes the next update's bias correction
@@ -126,7 +139,10 @@ def full_optimizer_state(model, optimizer) -> dict:
 
 
 def load_optimizer_state(model, optimizer, state: dict) -> None:
-    """Load an index-keyed optimizer state saved by any run (1 process, DDP, or FSDP2 at any world size)."""
+    """Load an index-keyed optimizer state saved by any run (1 process, DDP, FSDP2 or DeepSpeed, any world size)."""
+    if deepspeed_zero.is_zero_optimizer(optimizer):
+        deepspeed_zero.load_optimizer_state(model, optimizer, state)
+        return
     if not is_sharded(model) or not state["state"]:
         optimizer.load_state_dict(state)  # index-keyed positions are the same parameters, sharded or not
         return

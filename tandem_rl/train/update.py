@@ -13,8 +13,9 @@ Per step (paper: 1 epoch, 2 mini-batches):
 Data parallel (``distributed.py``): each rank holds its slice of every mini-batch; denominators are global, the
 ranks run the same number of backward passes (zero-loss passes pad a rank with fewer micro-batches), skip
 decisions are global, and the statistics' sums are added over ranks before they are turned into means. Gradient
-forwards go through ``objs.policy`` (the DDP wrapper or the FSDP2 module); no-grad forwards use the plain
-``objs.senior`` (FSDP2: inside ``sharding.full_weights``), without collectives, so ranks may run different numbers.
+forwards go through ``objs.policy`` (the DDP wrapper, the FSDP2 module or the DeepSpeed engine); no-grad forwards use
+the plain ``objs.senior`` (FSDP2, ZeRO-3: inside ``sharding.full_weights``), without collectives, so ranks may run
+different numbers. DeepSpeed's engine owns backward, clipping and the step (``deepspeed_zero.backward`` / ``step``).
 
 Rows that cannot carry gradient are never forwarded: a row whose advantage is 0 (zero-std group) or that holds no
 senior token adds exactly 0 to the loss and the gradient, unless a KL term is on. They still count in the
@@ -33,6 +34,7 @@ import torch
 
 from tandem_rl.cogen.rollouts import SENIOR, Rollouts
 from tandem_rl.grpo.loss import grpo_loss
+from tandem_rl.train import deepspeed_zero
 from tandem_rl.train.batch import collate, plan_micro_batches
 from tandem_rl.train.distributed import all_max, all_sum, mini_batch_counts
 from tandem_rl.train.logprobs import batch_logprobs, masked_entropy, response_logits, split_rows, token_logprobs
@@ -86,7 +88,8 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     g, t = cfg.grpo, cfg.train
     senior, opt, device = objs.senior, objs.optimizer, objs.device
     policy = getattr(objs, "policy", None) or senior  # the DDP wrapper when data parallel
-    no_sync = getattr(policy, "no_sync", None)       # DDP: all-reduce only on the last backward of a mini-batch
+    engine = deepspeed_zero.engine_of(policy)        # DeepSpeed: its engine runs backward, clipping and the step
+    no_sync = getattr(policy, "no_sync", None) if engine is None else None  # DDP: all-reduce on the last backward only
     pad_id, vocab, temp = objs.tokenizer.pad_token_id, len(objs.tokenizer), cfg.rollout.temperature
     for group in opt.param_groups:
         group["lr"] = lr
@@ -130,11 +133,16 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
             mb_loss, finite = 0.0, True
             on_policy = epoch == 0 and m == 0
             for k in range(n_passes):
+                last = k == n_passes - 1
                 # DDP decides at forward time whether the next backward all-reduces; only the last one does
-                sync = contextlib.nullcontext if no_sync is None or k == n_passes - 1 else no_sync
+                sync = contextlib.nullcontext if no_sync is None or last else no_sync
+                if engine is not None:
+                    engine.set_gradient_accumulation_boundary(last)  # likewise: only the last pass reduces + steps
+                backward = _backward(engine, last)
                 if k >= len(plan):  # lock-step padding: exact-zero gradient, same collectives as a real pass
                     with sync():
-                        _zero_pass(policy, collate(rollouts, rows[:1], advantages, pad_id).to(device), vocab, autocast)
+                        _zero_pass(policy, collate(rollouts, rows[:1], advantages, pad_id).to(device), vocab, autocast,
+                                   lambda loss: backward(loss, finite))
                     continue
                 micro = plan[k]
                 batch = collate(rollouts, micro, advantages, pad_id, old_logprob=None if on_policy else old,
@@ -149,10 +157,10 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
                     eps_high=g.clip_eps_high, ref_logp=batch.ref_logprob, beta=g.beta, junior_mask=batch.junior_mask,
                     junior_logp=batch.sampled_logprob, n_junior_tokens=counts.n_junior_tokens,
                     lambda_jun=g.lambda_jun)
-                with sync():
-                    (parts.loss * counts.world_size).backward()
                 value = float(parts.loss.detach())
                 finite = finite and math.isfinite(value)
+                with sync():
+                    backward(parts.loss * counts.world_size, finite)
                 mb_loss += value
                 sums["policy"] += float(parts.policy)
                 sums["kl_ref"] += float(parts.kl_ref_sum)
@@ -171,14 +179,18 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
                     sums["mis"] += float(diff.sum())
                     sums["mis_n"] += int(diff.numel())
                 del logits, logp, parts
-            max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
-            norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))  # of the all-reduced gradient
-            bad, = all_sum([0.0 if finite else 1.0])  # any rank's non-finite loss skips the update everywhere
+            if engine is not None:  # clips at train.grad_clip and steps; a bad loss anywhere made the norm NaN: skipped
+                norm, bad = deepspeed_zero.step(engine), 0.0
+            else:
+                max_norm = t.grad_clip if t.grad_clip > 0 else float("inf")
+                norm = float(torch.nn.utils.clip_grad_norm_(params, max_norm))  # of the all-reduced gradient
+                bad, = all_sum([0.0 if finite else 1.0])  # any rank's non-finite loss skips the update everywhere
             if bad or not math.isfinite(norm):
                 opt.zero_grad(set_to_none=True)
                 stats.nan_skips += 1
                 continue
-            opt.step()
+            if engine is None:
+                opt.step()
             stats.updates += 1
             sums["loss"] += mb_loss
             sums["gnorm"] += norm
@@ -201,8 +213,15 @@ def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, auto
     return stats
 
 
-def _zero_pass(model, batch, vocab: int, autocast) -> None:
+def _backward(engine, last: bool):
+    """``backward(loss, finite)`` for one pass: ``loss.backward()``, or DeepSpeed's (``deepspeed_zero.backward``)."""
+    if engine is None:
+        return lambda loss, finite: loss.backward()
+    return lambda loss, finite: deepspeed_zero.backward(engine, loss, last=last, finite=finite)
+
+
+def _zero_pass(model, batch, vocab: int, autocast, backward) -> None:
     """A forward/backward whose gradient is exactly zero for every parameter (keeps DDP ranks in lock-step)."""
     with autocast():
         logits = response_logits(model, batch, vocab)
-    (logits.float().sum() * 0.0).backward()
+    backward(logits.float().sum() * 0.0)
