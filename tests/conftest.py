@@ -22,3 +22,25 @@ def tiny_run(tmp_path):
     (tmp_path / "p.jsonl").write_text("".join(json.dumps({"problem": f"Pick {i}.", "answer": "3"}) + "\n"
                                               for i in range(8)))
     return tmp_path
+
+
+# Engine tests (test_cogen_*, test_gpu_engine_train): a tiny tokenizer, a senior/junior pair, ragged prompts.
+@pytest.fixture(scope="module")
+def tok():
+    from tiny import tiny_tokenizer
+
+    return tiny_tokenizer()
+
+
+@pytest.fixture(scope="module")
+def pair(tok):
+    from tiny import tiny_pair
+
+    return tiny_pair(tok)
+
+
+@pytest.fixture(scope="module")
+def prompts(tok):
+    from tiny import ENGINE_TEXTS
+
+    return [tok.encode(t) for t in ENGINE_TEXTS]

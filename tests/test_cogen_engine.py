@@ -11,34 +11,7 @@ from scipy import stats
 
 from tandem_rl.cogen.config import RolloutConfig
 from tandem_rl.cogen.engine import CoGenerator
-from tiny import tiny_model, tiny_tokenizer
-
-TEXTS = ["Tom has 12 apples and buys 7 more.", "The answer", "x", "First, compute 3 times 4 = 12.\n\nThen"]
-
-
-def soften(model, scale=0.25):
-    """Shrink the tied embeddings so tiny random models have broad next-token distributions (not just repeats)."""
-    with torch.no_grad():
-        model.get_input_embeddings().weight.mul_(scale)
-    return model
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def pair(tok):
-    senior = soften(tiny_model(tok, seed=0))
-    # A different architecture and a padded output layer (20 rows beyond the tokenizer), as with Qwen3.
-    junior = soften(tiny_model(tok, seed=1, arch="qwen3", hidden=32, vocab_size=len(tok) + 20))
-    return senior, junior
-
-
-@pytest.fixture(scope="module")
-def prompts(tok):
-    return [tok.encode(t) for t in TEXTS]
+from tiny import soften, tiny_model, tiny_tokenizer
 
 
 def hf_greedy(model, prompts, n, pad, eos):

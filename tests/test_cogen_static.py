@@ -16,28 +16,8 @@ import torch
 from tandem_rl.cogen.config import RolloutConfig
 from tandem_rl.cogen.engine import CoGenerator
 from tandem_rl.cogen.static_decode import StaticDecoder, check_static_support
-from tiny import tiny_model, tiny_tokenizer
-
-TEXTS = ["Tom has 12 apples and buys 7 more.", "The answer", "x", "First, compute 3 times 4 = 12.\n\nThen"]
-
-
-def soften(model, scale=0.25):
-    """Broad next-token distributions, so that tiny random models do not just repeat one token."""
-    with torch.no_grad():
-        model.get_input_embeddings().weight.mul_(scale)
-    return model
-
-
-@pytest.fixture(scope="module")
-def tok():
-    return tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
-def pair(tok):
-    senior = soften(tiny_model(tok, seed=0))
-    junior = soften(tiny_model(tok, seed=1, arch="qwen3", hidden=32, vocab_size=len(tok) + 20))  # padded vocab
-    return senior, junior
+from tiny import ENGINE_TEXTS as TEXTS
+from tiny import soften, tiny_model
 
 
 @pytest.fixture(scope="module")

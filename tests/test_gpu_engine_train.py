@@ -21,22 +21,16 @@ import torch
 
 from tandem_rl.cogen.config import RolloutConfig
 from tandem_rl.cogen.engine import CoGenerator
-from test_cogen_engine import TEXTS, full_logprobs, hf_greedy, soften
-from tiny import tiny_model, tiny_tokenizer
+from test_cogen_engine import full_logprobs, hf_greedy
+from tiny import tiny_model, tiny_pair
 
 DEVICE = os.environ.get("TANDEM_RL_TEST_DEVICE", "cuda")
 pytestmark = pytest.mark.skipif(DEVICE == "cuda" and not torch.cuda.is_available(), reason="needs a CUDA device")
 
 
 @pytest.fixture(scope="module")
-def tok():
-    return tiny_tokenizer()
-
-
-@pytest.fixture(scope="module")
 def cpu_pair(tok):
-    return (soften(tiny_model(tok, seed=0)),
-            soften(tiny_model(tok, seed=1, arch="qwen3", hidden=32, vocab_size=len(tok) + 20)))
+    return tiny_pair(tok)
 
 
 @pytest.fixture(scope="module")
@@ -44,11 +38,6 @@ def dev_pair(cpu_pair):
     import copy
 
     return tuple(copy.deepcopy(m).to(DEVICE) for m in cpu_pair)
-
-
-@pytest.fixture(scope="module")
-def prompts(tok):
-    return [tok.encode(t) for t in TEXTS]
 
 
 def test_solo_greedy_equals_hf_generate_on_device(tok, dev_pair, prompts):

@@ -70,7 +70,7 @@ INJECTIONS = [
 def test_injection_strings_are_never_executed(pool, tmp_path, template):
     target = tmp_path / "pwned"
     payload = template.format(f=target)
-    res = pool.grade([rf"\boxed{{{payload}}}", payload, rf"\boxed{{1}}"], ["1", "1", payload])
+    res = pool.grade([rf"\boxed{{{payload}}}", payload, r"\boxed{1}"], ["1", "1", payload])
     assert all(r.reward == 0.0 for r in res)
     assert grade(rf"\boxed{{{payload}}}", payload).stage in ("string", "rejected", "mismatch", "error")
     assert not target.exists()

@@ -31,10 +31,10 @@ import pytest
 if importlib.util.find_spec("deepspeed") is None:
     pytest.skip("deepspeed is not installed (pip install -e '.[test]')", allow_module_level=True)
 
-from tandem_rl.config import load_config  # noqa: E402
-from tandem_rl.train import deepspeed_zero, loop  # noqa: E402
+from tandem_rl.train import deepspeed_zero  # noqa: E402
 from tandem_rl.train.config import TrainConfig  # noqa: E402
-from test_train_distributed import _launch_two, _rewind, _same_run, single, task  # noqa: E402,F401  (fixtures)
+from test_train_distributed import (_check_resume_with_one_process, _check_two_process_run, _launch_two,  # noqa: E402
+                                    _rewind, _same_run, single, task)  # noqa: F401  (single, task: fixtures)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 WORKER = (os.path.join(HERE, "deepspeed_worker.py"),)
@@ -57,16 +57,9 @@ def test_zero_two_processes_match_one(task, single, tmp_path, stage):
     two = tmp_path / "b"
     out = _launch_two(task, two, tmp_path, _ds_env(tmp_path, stage), entry=WORKER)
     assert f"DeepSpeed ZeRO-{stage} over 2" in out
-    _same_run(two, single)
-    for step in (1, 4):
-        name = f"rollouts/step_{step:06d}.jsonl"
-        assert (two / name).read_text() == (single / name).read_text()
-    assert sorted(p.name for p in (two / "checkpoints").glob("step_*")) == ["step_000002", "step_000004"]
+    _check_two_process_run(two, single)
     if stage == 3:  # 2 ZeRO-3 ranks -> step-2 checkpoint -> 1 process resumes to step 4
-        resumed = tmp_path / "c"
-        _rewind(two, resumed, 2)
-        loop.train(load_config(None, [*task, f"train.output_dir={resumed}"]), resume=True, progress=False)
-        _same_run(resumed, single)
+        _check_resume_with_one_process(task, two, single, tmp_path)
 
 
 def test_zero3_resumes_a_single_process_checkpoint(task, single, tmp_path):

@@ -132,22 +132,31 @@ def _same_run(run, single):
     _close_metrics(_metrics(run), _metrics(single))
 
 
-@pytest.mark.parametrize("sharding", ["ddp", "fsdp2"])
-def test_two_processes_match_one_and_resume_with_one(task, single, tmp_path, sharding):
-    two = tmp_path / "b"
-    out = _launch_two(task, two, tmp_path, FSDP2_ENV.items() if sharding == "fsdp2" else ())
-    assert {"ddp": "DDP over 2", "fsdp2": "FSDP2 (sharded senior) over 2"}[sharding] in out
+def _check_two_process_run(two, single):
+    """A 2-process run equals the 1-process one (weights, metrics, the whole step's dumps written once), only
+    rank 0 wrote checkpoints."""
     _same_run(two, single)
     for step in (1, 4):  # dumps: the whole step, in group order, written once
         name = f"rollouts/step_{step:06d}.jsonl"
         assert (two / name).read_text() == (single / name).read_text()
     assert sorted(p.name for p in (two / "checkpoints").glob("step_*")) == ["step_000002", "step_000004"]
 
-    # 2 processes -> step-2 checkpoint -> 1 process resumes to step 4
+
+def _check_resume_with_one_process(task, two, single, tmp_path):
+    """The 2-process run's step-2 checkpoint, resumed by 1 process to step 4, ends where the 1-process run did."""
     resumed = tmp_path / "c"
     _rewind(two, resumed, 2)
     loop.train(load_config(None, [*task, f"train.output_dir={resumed}"]), resume=True, progress=False)
     _same_run(resumed, single)
+
+
+@pytest.mark.parametrize("sharding", ["ddp", "fsdp2"])
+def test_two_processes_match_one_and_resume_with_one(task, single, tmp_path, sharding):
+    two = tmp_path / "b"
+    out = _launch_two(task, two, tmp_path, FSDP2_ENV.items() if sharding == "fsdp2" else ())
+    assert {"ddp": "DDP over 2", "fsdp2": "FSDP2 (sharded senior) over 2"}[sharding] in out
+    _check_two_process_run(two, single)
+    _check_resume_with_one_process(task, two, single, tmp_path)  # 2 processes -> checkpoint -> 1 process
 
 
 def test_fsdp2_resumes_a_single_process_checkpoint(task, single, tmp_path):

@@ -10,7 +10,6 @@ import dataclasses
 import json
 
 import numpy as np
-import pytest
 import torch
 
 from tandem_rl.cogen.rollouts import Rollouts

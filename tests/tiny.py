@@ -117,3 +117,23 @@ def digit_task(root, *, sft_steps: int = 40, n_problems: int = 16):
     problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": "3"}) + "\n"
                                 for i in range(n_problems)))
     return root / "model", problems
+
+
+ENGINE_TEXTS = ["Tom has 12 apples and buys 7 more.", "The answer", "x", "First, compute 3 times 4 = 12.\n\nThen"]
+
+
+def soften(model, scale=0.25):
+    """Shrink the tied embeddings so tiny random models have broad next-token distributions (not just repeats)."""
+    import torch
+
+    with torch.no_grad():
+        model.get_input_embeddings().weight.mul_(scale)
+    return model
+
+
+def tiny_pair(tok):
+    """(senior, junior) for engine tests: a Llama senior and a different architecture (Qwen3) junior whose output
+    layer is padded 20 rows beyond the tokenizer, as with real Qwen3 checkpoints; both softened."""
+    senior = soften(tiny_model(tok, seed=0))
+    junior = soften(tiny_model(tok, seed=1, arch="qwen3", hidden=32, vocab_size=len(tok) + 20))
+    return senior, junior

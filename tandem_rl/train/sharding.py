@@ -33,8 +33,6 @@ from __future__ import annotations
 
 import contextlib
 
-import torch
-
 from tandem_rl.train import deepspeed_zero
 
 
