@@ -16,6 +16,7 @@ disabled), with the same sampling settings, after a short warm-up run:
     python benchmarks/bench_cogen.py --preset tiny                      # CPU, seconds
     python benchmarks/bench_cogen.py --preset qwen3 --device cuda       # random-init Qwen3-4B / 0.6B shapes, bf16
     python benchmarks/bench_cogen.py --preset qwen3 --device cuda --decode dynamic,static,compiled   # CUDA graphs
+    python benchmarks/bench_cogen.py --smoke --decode dynamic,static    # seconds: checks the script still runs
 
 No downloads: models are random-init from configs, the vocabulary is synthetic (every 3rd token word-initial).
 """
@@ -47,6 +48,12 @@ PRESETS = {
               dict(hidden_size=1024, num_hidden_layers=28, num_attention_heads=16, num_key_value_heads=8,
                    intermediate_size=3072, head_dim=128, tie_word_embeddings=True),
               151936, 64, 128, 128, "bfloat16"),
+    # --smoke: the same code paths in seconds (the tests run it); its timings mean nothing
+    "smoke": (dict(hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
+                   intermediate_size=64, head_dim=16),
+              dict(hidden_size=16, num_hidden_layers=1, num_attention_heads=1, num_key_value_heads=1,
+                   intermediate_size=32, head_dim=16),
+              128, 2, 8, 8, "float32"),
 }
 
 
@@ -95,7 +102,7 @@ def timed(fn, device) -> float:
     return time.perf_counter() - t0
 
 
-def main(argv=None) -> None:
+def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--preset", choices=sorted(PRESETS), default="tiny")
     ap.add_argument("--device", default=None, help="default: cuda if available, else cpu")
@@ -109,9 +116,12 @@ def main(argv=None) -> None:
                     help="interleaved timed rounds, best kept (default: 3 for tiny, 1 for qwen3)")
     ap.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
     ap.add_argument("--skip-hf", action="store_true", help="skip the HF generate baseline")
+    ap.add_argument("--smoke", action="store_true", help="--preset smoke --reps 1: seconds, for the tests")
     ap.add_argument("--decode", default="dynamic",
                     help="comma-separated engine decode modes to time: dynamic (always run), static, compiled")
     args = ap.parse_args(argv)
+    if args.smoke:
+        args.preset, args.reps, args.warmup_tokens = "smoke", 1, 2
     modes = [m for m in args.decode.split(",") if m and m != "dynamic"]
     bad = [m for m in modes if m not in DECODE_MODES]
     if bad:
@@ -123,7 +133,7 @@ def main(argv=None) -> None:
     batch, new, plen = args.batch or batch, args.new_tokens or new, args.prompt_len or plen
     if args.threads:
         torch.set_num_threads(args.threads)
-    args.reps = args.reps or (3 if args.preset == "tiny" else 1)
+    args.reps = args.reps or (1 if args.preset == "qwen3" else 3)
     import transformers
 
     print(f"# bench_cogen preset={args.preset} device={device} dtype={dtype} batch={batch} prompt_len={plen} "
@@ -167,6 +177,7 @@ def main(argv=None) -> None:
     for mode in modes:
         plan += [(f"solo[{mode}]", lambda n, m=mode: ours(senior, None, "solo", n, m)),
                  (f"word_small_junior[{mode}]", lambda n, m=mode: ours(senior, small, "word", n, m))]
+    mismatches = 0  # rows that differ where they must not; --smoke (fp32 CPU, exact) fails on any
     if not args.skip_hf:  # correctness on this device/dtype before speed: greedy solo vs HF generate
         rows = min(batch, 8)
         with torch.inference_mode():
@@ -177,6 +188,7 @@ def main(argv=None) -> None:
                 prompts[:rows], RolloutConfig(schedule="solo", max_new_tokens=16, temperature=0.0), seed=0)
         same = sum(a == b for a, b in zip(mine.response_ids, ref))
         print(f"# check: solo greedy == HF generate greedy on {same}/{rows} rows x 16 tokens")
+        mismatches += rows - same
 
     # Warm up everything, then time the measurements in interleaved rounds and keep each one's best round, so
     # that load from other processes (shared CPUs) hits all of them alike.
@@ -215,7 +227,12 @@ def main(argv=None) -> None:
             vs_hf = (f"   vs hf_generate x{runs['hf_generate'] / runs[name]:.3f}"
                      if base == "solo" and "hf_generate" in runs else "")
             print(f"{name:>28}: vs dynamic {base} x{runs[base] / runs[name]:.3f}{vs_hf}   same rows {same}/{batch}")
+            mismatches += batch - same
+    if args.smoke and mismatches:
+        print(f"FAILED: {mismatches} row(s) differ from the reference")
+        return 1
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -2,11 +2,13 @@
 
     python benchmarks/bench_rewards.py                   # 2,000 realistic answers, 10,000 fuzz answers
     python benchmarks/bench_rewards.py --fuzz 20000 --timeout 2 --workers 2
+    python benchmarks/bench_rewards.py --smoke           # seconds: tiny sizes, checks the script still runs
 
 Throughput: the same realistic mix (right and wrong answers; about half need math-verify) graded by ``grade`` in
 this process (no timeout) and by ``GraderPool``. Fuzz: random nesting, huge powers, factorials, unbalanced braces,
 unicode, injection strings and long strings through the pool; prints how many were graded, timed out or errored,
-the longest wall time of any single answer, and checks that no injected command ran.
+the longest wall time of any single answer, and checks that no injected command ran. Exits 1 when a check fails
+(pool and single process disagree, a crash, an injected command ran), so the smoke test catches those too.
 """
 
 from __future__ import annotations
@@ -70,7 +72,7 @@ def adversarial(rng: random.Random, marker: str, kinds=range(9)) -> str:
     return f"reasoning... \\boxed{{{body}}}" + ("" if rng.random() < 0.8 else "}}}{{")
 
 
-def main() -> None:
+def main(argv=None) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress shows up when redirected to a file
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=2000, help="realistic answers for the throughput comparison")
@@ -80,13 +82,18 @@ def main() -> None:
     ap.add_argument("--unguarded", type=int, default=200,
                     help="nesting/power/factorial/injection answers sent to math-verify with the cost guard off")
     ap.add_argument("--seed", type=int, default=0)
-    args = ap.parse_args()
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes (40 answers, 100 fuzz, 2 unguarded, 1 s timeout): a few seconds, for the tests")
+    args = ap.parse_args(argv)
+    warm = 300
+    if args.smoke:
+        args.n, args.fuzz, args.unguarded, args.timeout, warm = 40, 100, 2, 1.0, 20
     rng = random.Random(args.seed)
 
     responses, golds = realistic(args.n, rng)
     # Warm both sides alike on other answers from the same templates: sympy and math-verify cache per process,
     # and a fresh worker should not be compared with a process that has graded for a while.
-    warm_r, warm_g = realistic(300, rng)
+    warm_r, warm_g = realistic(warm, rng)
     for r, g in zip(warm_r, warm_g):
         grade(r, g)
     t = time.perf_counter()
@@ -147,7 +154,12 @@ def main() -> None:
           f"rewards {sum(r.reward for r in res):.0f}")
     print(f"  max wall time per answer {stats['max_answer_s']:.2f} s (timeout {args.timeout} s); worker restarts "
           f"{stats['restarts']}; injected command ran: {os.path.exists(marker)}")
+    failed = [why for why, bad in (("pool and single process disagree", agree != args.n), ("crashes", crashes),
+                                   ("an injected command ran", os.path.exists(marker))) if bad]
+    if failed:
+        print("FAILED: " + "; ".join(failed))
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

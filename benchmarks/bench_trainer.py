@@ -13,6 +13,7 @@ Figures (per framework, summed over all steps):
 
     python benchmarks/bench_trainer.py                  # defaults: 8 prompts x 8, 64 new tokens, 4 steps
     python benchmarks/bench_trainer.py --steps 6 --hidden 128 --layers 4 --max-new-tokens 96
+    python benchmarks/bench_trainer.py --smoke          # seconds: 1 step, tiny sizes; checks the script still runs
 
 Prints both frameworks' figures and the ratio ours / TRL (target >= 1.0x). Timings on a shared CPU vary by
 +-15% or more between runs; use ``--repeats`` and compare medians.
@@ -59,39 +60,21 @@ def make_model(root: Path, hidden: int, layers: int) -> Path:
 
 
 def run_ours(root: Path, model_dir: Path, a) -> dict:
-    import tandem_rl.rewards as rewards
     from tandem_rl.config import load_config
-    from tandem_rl.rewards import RewardResult
+    from tandem_rl.rewards import FunctionGrader
     from tandem_rl.train import loop
-
-    class ParityPool:  # same reward rule as the TRL side; grading cost kept out of the comparison
-        def __init__(self, *a, **k):
-            pass
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def grade(self, responses, golds, **kw):
-            return [RewardResult(parity_reward(t), None, "bench", False, None) for t in responses]
 
     problems = root / "problems.jsonl"
     problems.write_text("".join(json.dumps({"problem": p, "answer": "0"}) + "\n" for p in PROMPTS))
-    real = rewards.GraderPool
-    rewards.GraderPool = ParityPool
-    try:
-        out = root / f"ours-{time.time_ns()}"
-        cfg = load_config(None, [
-            f"model.senior={model_dir}", f"data.source={problems}", "data.instruction=", f"train.output_dir={out}",
-            "rollout.schedule=solo", f"rollout.max_new_tokens={a.max_new_tokens}", "rollout.temperature=1.0",
-            f"train.steps={a.steps}", f"train.prompts_per_step={a.prompts}", f"grpo.group_size={a.group}",
-            "train.mini_batches=2", "train.lr=1e-6", "train.loggers=[jsonl]", "train.save_every=0",
-            "train.dump_rollouts_every=0", f"train.micro_batch_tokens={a.micro_batch_tokens}", "model.device=cpu"])
-        run = loop.train(cfg, progress=False)
-    finally:
-        rewards.GraderPool = real
+    out = root / f"ours-{time.time_ns()}"
+    cfg = load_config(None, [
+        f"model.senior={model_dir}", f"data.source={problems}", "data.instruction=", f"train.output_dir={out}",
+        "rollout.schedule=solo", f"rollout.max_new_tokens={a.max_new_tokens}", "rollout.temperature=1.0",
+        f"train.steps={a.steps}", f"train.prompts_per_step={a.prompts}", f"grpo.group_size={a.group}",
+        "train.mini_batches=2", "train.lr=1e-6", "train.loggers=[jsonl]", "train.save_every=0",
+        "train.dump_rollouts_every=0", f"train.micro_batch_tokens={a.micro_batch_tokens}", "model.device=cpu"])
+    # the same reward rule as the TRL side, through the loop's grader argument: grading cost kept out
+    run = loop.train(cfg, progress=False, grader=FunctionGrader(lambda text, gold: parity_reward(text)))
     rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
     gen_tok = sum(r["rollout_tokens"] for r in rows)
     gen_s = sum(r["rollout_seconds"] for r in rows)
@@ -178,7 +161,7 @@ def figures(r: dict) -> dict:
             "end_to_end_tok_s": r["gen_tokens"] / r["total_s"], "mean_len": r["mean_len"]}
 
 
-def main() -> None:
+def main(argv=None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=4, help="rollout batches (TRL: 2x optimizer steps)")
     p.add_argument("--prompts", type=int, default=8)
@@ -189,7 +172,11 @@ def main() -> None:
     p.add_argument("--micro-batch-tokens", type=int, default=8192)
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = leave as is)")
-    a = p.parse_args()
+    p.add_argument("--smoke", action="store_true",
+                   help="1 step, 2 rollouts per prompt, 8 new tokens, h32 L1: seconds, for the tests")
+    a = p.parse_args(argv)
+    if a.smoke:
+        a.steps, a.group, a.max_new_tokens, a.hidden, a.layers, a.repeats = 1, 2, 8, 32, 1, 1
     if a.prompts != len(PROMPTS):
         raise SystemExit(f"--prompts must be {len(PROMPTS)} (one pass over the fixed prompt set per step)")
     if a.threads:

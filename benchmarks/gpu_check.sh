@@ -9,10 +9,30 @@
 #   3. the engine benchmark at real shapes (random-init Qwen3-4B senior / Qwen3-0.6B junior, bf16, batch 64):
 #      dynamic, static and compiled decoding, solo vs HF generate and tandem vs solo.
 # Record what it prints in docs/benchmarks.md with this command.
+#   bash benchmarks/gpu_check.sh --dry-run    # on a CPU machine: every step at smoke size (the tests run this)
+# Without a GPU and without --dry-run it stops at once with exit code 2 and says so.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 OUT=${OUT:-/tmp/gpu_check}
 mkdir -p "$OUT"
+dry=0
+case "${1:-}" in
+  --dry-run) dry=1 ;;
+  "") ;;
+  *) echo "usage: bash benchmarks/gpu_check.sh [--dry-run]" >&2; exit 2 ;;
+esac
+if [ "$dry" = 0 ] && ! python3 -c "import torch, sys; sys.exit(0 if torch.cuda.is_available() else 1)" 2>/dev/null; then
+  echo "gpu_check.sh: no CUDA GPU visible to torch here; this script is for a lent GPU machine." >&2
+  echo "  On a CPU, 'bash benchmarks/gpu_check.sh --dry-run' runs every step at smoke size." >&2
+  exit 2
+fi
+if [ "$dry" = 1 ]; then  # the same steps, CPU-sized: proves the commands and their arguments still work
+  bench_args=(--smoke --device cpu --decode dynamic,static)
+  gpu_info() { echo "dry run on the CPU: no GPU queried"; }
+else
+  bench_args=(--preset qwen3 --device cuda --decode dynamic,static,compiled)
+  gpu_info() { nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv; }
+fi
 export PYTHONUNBUFFERED=1 TOKENIZERS_PARALLELISM=false
 if ls .whl/*.whl >/dev/null 2>&1; then
   python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site .whl/*.whl \
@@ -22,7 +42,7 @@ else
   echo "no .whl/: training and eval tests need math-verify (run benchmarks/gpu_wheels.sh here first)"
 fi
 {
-  nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+  gpu_info
   python3 -c "import torch, transformers, sys; print('python', sys.version.split()[0], 'torch', torch.__version__,
 'cuda', torch.version.cuda, 'transformers', transformers.__version__)"
 } 2>&1 | tee "$OUT/env.txt"
@@ -32,8 +52,8 @@ timeout 150 python3 -m pytest -p no:cacheprovider -q -rs tests/test_gpu_engine_t
   | tee "$OUT/tests.txt"
 tests_rc=${PIPESTATUS[0]}
 
-echo "== engine benchmark, Qwen3-4B / 0.6B shapes"
-timeout 380 python3 benchmarks/bench_cogen.py --preset qwen3 --device cuda --decode dynamic,static,compiled 2>&1 \
+echo "== engine benchmark: bench_cogen.py ${bench_args[*]}"
+timeout 380 python3 benchmarks/bench_cogen.py "${bench_args[@]}" 2>&1 \
   | tee "$OUT/bench_cogen.txt"
 bench_rc=${PIPESTATUS[0]}
 echo "tests rc=$tests_rc bench rc=$bench_rc" | tee "$OUT/summary.txt"

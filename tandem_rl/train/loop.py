@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import random
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -127,8 +128,12 @@ def _fsdp_on_cpu(acc) -> None:
         acc.state.distributed_type = DistributedType.FSDP
 
 
-def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
-    """Train the senior per ``cfg``; with ``resume`` continue from ``checkpoints/latest.txt``. Returns the run folder."""
+def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> Path:
+    """Train the senior per ``cfg``; with ``resume`` continue from ``checkpoints/latest.txt``. Returns the run folder.
+
+    ``grader``: grade with this object instead of a ``GraderPool`` built from ``cfg.reward`` (the caller owns its
+    lifetime). Anything with ``GraderPool.grade``'s signature works, e.g. ``rewards.FunctionGrader(my_reward)``.
+    """
     from tqdm.auto import tqdm
 
     from tandem_rl.cogen.engine import CoGenerator
@@ -187,7 +192,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True) -> Path:
                           resume_step=start if resume else None) if main else None
     bar = tqdm(total=t.steps, initial=start, disable=not progress, desc="train", dynamic_ncols=True)
     try:
-        with GraderPool.from_config(cfg.reward) as grader:
+        with nullcontext(grader) if grader is not None else GraderPool.from_config(cfg.reward) as grader:
             for i in range(start, t.steps):
                 step = i + 1
                 t_step = time.perf_counter()
