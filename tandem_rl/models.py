@@ -15,6 +15,8 @@ from pathlib import Path
 
 import torch
 
+from tandem_rl.world.assets import resolve
+
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
           "float16": torch.float16, "fp16": torch.float16}
 
@@ -41,19 +43,10 @@ def _split_gguf(name: str) -> tuple[str, dict]:
     return name, {}
 
 
-def resolve_name(name: str) -> str:
-    """Expand ``world:<name>`` to the shipped checkpoint folder; other names pass through."""
-    if name.startswith("world:"):
-        from tandem_rl.world.assets import asset_dir
-
-        return str(asset_dir(name.split(":", 1)[1]))
-    return name
-
-
 def load_tokenizer(name: str):
     from transformers import AutoTokenizer
 
-    path, extra = _split_gguf(resolve_name(name))
+    path, extra = _split_gguf(resolve(name))
     try:
         tok = AutoTokenizer.from_pretrained(path, **extra)
     except OSError as err:
@@ -68,7 +61,7 @@ def load_model(name: str, *, dtype: str = "float32", device: str | None = "auto"
     """Load a causal LM as a plain ``nn.Module`` on ``device`` in ``dtype`` (eval mode)."""
     from transformers import AutoModelForCausalLM
 
-    path, extra = _split_gguf(resolve_name(name))
+    path, extra = _split_gguf(resolve(name))
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=resolve_dtype(dtype), **extra)
     except OSError as err:

@@ -140,3 +140,38 @@ def test_benchmarks_use_eval_limit_not_data_limit(world):
     assert {b: len(p) for b, p in benches.items()} == {"easy": 2, "hard": 2}
     with pytest.raises(ValueError, match="share the name"):
         load_benchmarks(load_config(None, [f"eval.benchmarks=[{root / 'easy.jsonl'},{root / 'easy.jsonl'}]"]))
+
+
+def test_run_at_best_and_at_step_resolve_with_clear_errors(tmp_path):
+    """Issue 16: ``RUN@best`` / ``RUN@step_000120`` name a run's kept-best and per-step checkpoints."""
+    from tandem_rl.train.checkpoint import BEST_RECORD, STATE_FILE
+
+    root = tmp_path / "run" / "checkpoints"
+    for name in ("step_000160", "step_000200"):
+        (root / name).mkdir(parents=True)
+        (root / name / STATE_FILE).write_bytes(b"")
+    (root / "latest.txt").write_text("step_000200\n")
+    run = str(tmp_path / "run")
+    assert resolve_checkpoint(f"{run}@step_000160") == str(root / "step_000160")
+    assert resolve_checkpoint(f"{run}@latest") == resolve_checkpoint(run) == str(root / "step_000200")
+    with pytest.raises(FileNotFoundError, match=r"@best: the run keeps no best checkpoint"):
+        resolve_checkpoint(f"{run}@best")
+    (root / "best").mkdir()
+    (root / "best" / BEST_RECORD).write_text('{"step": 120, "checkpoint": "step_000120", "metric": "eval_pass@4", '
+                                              '"value": 0.5}\n')
+    assert resolve_checkpoint(f"{run}@best") == str(root / "best")
+    with pytest.raises(FileNotFoundError, match=r"@step_000120: no such complete checkpoint. It has: step_000160, "
+                                                r"step_000200, best; step_000120 is the kept best"):
+        resolve_checkpoint(f"{run}@step_000120")
+    with pytest.raises(ValueError, match="RUN@best, RUN@latest or RUN@step_NNNNNN"):
+        resolve_checkpoint(f"{run}@step_12")
+    assert resolve_checkpoint("someone@host") == "someone@host"  # not a checkpoint name: left alone
+
+
+def test_handoff_round_cap_counts_rounds_of_two_turns():
+    from tandem_rl.eval.runner import eval_rollout, turn_cap
+
+    assert turn_cap(150) == 300
+    assert eval_rollout(load_config(None, ["eval.max_rounds=150"]), "paragraph").max_turns == 300
+    assert eval_rollout(load_config(None, []), "paragraph").max_turns == 150   # the default keeps 150 turns
+    assert eval_rollout(load_config(None, []), "word").max_turns is None

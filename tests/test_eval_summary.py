@@ -89,3 +89,21 @@ def test_compare_pairs_groups_and_displacement():
             DisplacementRecord("a", "b", "a", "x", "p2", 0, 10, 2, 0)]
     d = displacement_metric(rows)
     assert d.benchmark_value("x") == pytest.approx(3 / 6)
+
+
+def test_pooled_benchmark_is_also_reported_per_part_outside_the_macro():
+    """Issue 16: AIME pooled (the paper's macro entry) and per year (the authors' release)."""
+    recs = []
+    for pid, rewards in (("aime24:1", [1, 1]), ("aime24:2", [0, 0]), ("aime25:1", [1, 0]), ("aime26:1", [0, 0])):
+        recs += [rec("a", "aime", pid, j, reward=r) for j, r in enumerate(rewards)]
+    recs += [rec("a", "minerva", "minerva:1", j, reward=1) for j in range(2)]
+    s = summarize_label(recs, label="a", resamples=50)
+    parts = s["parts"]["solo_pass@k"]["aime"]
+    assert sorted(parts) == ["aime24", "aime25", "aime26"]
+    assert parts["aime24"]["value"] == pytest.approx([0.5, 0.5])
+    assert parts["aime25"]["value"] == pytest.approx([0.5, 1.0]) and parts["aime26"]["value"] == [0.0, 0.0]
+    pooled = s["metrics"]["solo_pass@k"]["benchmarks"]["aime"]["value"]
+    assert pooled == pytest.approx([(1 + 0 + 0.5 + 0) / 4, (1 + 0 + 1 + 0) / 4])
+    # the macro has two entries (aime pooled, minerva), not four
+    assert s["metrics"]["solo_pass@k"]["macro"]["value"] == pytest.approx([(0.375 + 1) / 2, (0.5 + 1) / 2])
+    assert "minerva" not in s["parts"]["solo_pass@k"]

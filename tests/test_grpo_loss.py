@@ -153,3 +153,117 @@ def test_kl_terms_off_need_no_reference_and_on_add_to_loss():
     d = -2.0 - (-1.0)  # senior - junior at the junior position
     assert float((jun.loss - plain.loss).detach()) == pytest.approx(0.5 * (math.exp(d) - d - 1), rel=1e-6)
     assert float(jun.kl_junior_sum) == pytest.approx(math.exp(d) - d - 1, rel=1e-6)
+
+
+# --- dual-clip (verl clip_ratio_c) and the junior-token weight (issue 16) ---------------------------------------
+
+
+@pytest.mark.parametrize("ratio, adv, loss, grad_flows", [
+    (5.0, -1.0, 3.0, False),    # A < 0, rho 5: -rho A = 5 is capped at -c A = 3, no gradient
+    (4.0, -0.5, 1.5, False),    # A < 0, rho 4: 2.0 capped at 1.5
+    (2.0, -1.0, 2.0, True),     # A < 0, rho 2 under the cap: unchanged, gradient -rho A = 2
+    (0.5, -1.0, 0.8, False),    # A < 0, rho below 1 - eps: the ordinary clip, cap not reached
+    (5.0, 1.0, -1.2, False),    # A > 0: dual-clip never applies
+])
+def test_dual_clip_by_hand(ratio, adv, loss, grad_flows):
+    logp = torch.tensor([[math.log(ratio)]], requires_grad=True)
+    per_tok, _ = clipped_surrogate(logp, torch.zeros(1, 1), torch.tensor([adv]), torch.tensor([[1]]), 0.2, 0.2,
+                                   dual_clip=3.0)
+    per_tok.sum().backward()
+    assert float(per_tok.detach()) == pytest.approx(loss, rel=1e-6)
+    assert (float(logp.grad) != 0.0) == grad_flows
+    if grad_flows:
+        assert float(logp.grad) == pytest.approx(-ratio * adv, rel=1e-6)
+
+
+def _verl_style_reference(ratio: float, adv: float, eps: float, c: float) -> float:
+    """The dual-clip rule written as verl's three-branch formula (max of the PPO branches, then min with -cA)."""
+    l1, l2 = -adv * ratio, -adv * min(max(ratio, 1 - eps), 1 + eps)
+    ppo = max(l1, l2)
+    return min(ppo, -adv * c) if adv < 0 else ppo
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-4.0, 4.0), st.floats(-3.0, 3.0), st.floats(1.01, 10.0))
+def test_dual_clip_matches_the_three_branch_formula(log_ratio, adv, c):
+    got, _ = clipped_surrogate(torch.tensor([[log_ratio]], dtype=torch.float64), torch.zeros(1, 1, dtype=torch.float64),
+                               torch.tensor([adv], dtype=torch.float64), torch.tensor([[1]]), 0.2, 0.2, dual_clip=c)
+    ref = _verl_style_reference(math.exp(log_ratio), adv, 0.2, c)
+    assert float(got) == pytest.approx(ref, rel=1e-9, abs=1e-12)
+    assert float(got) <= max(-c * adv, 0.0) + 1e-9 or adv >= 0  # the cap holds for every negative advantage
+
+
+def test_dual_clip_off_is_the_plain_loss():
+    g = torch.Generator().manual_seed(3)
+    lp, old = torch.randn(4, 5, generator=g), torch.randn(4, 5, generator=g)
+    adv, mask = torch.randn(4, generator=g), torch.rand(4, 5, generator=g) < 0.7
+    a, _ = clipped_surrogate(lp, old, adv, mask, 0.2, 0.2)
+    b, _ = clipped_surrogate(lp, old, adv, mask, 0.2, 0.2, dual_clip=0.0)
+    assert torch.equal(a, b)
+
+
+def _two_author_batch():
+    g = torch.Generator().manual_seed(7)
+    base = torch.randn(3, 6, generator=g, dtype=torch.float64) - 1.0
+    old = base + 0.05 * torch.randn(3, 6, generator=g, dtype=torch.float64)
+    response = torch.tensor([[1, 1, 1, 1, 1, 0], [1, 1, 1, 0, 0, 0], [1, 1, 1, 1, 1, 1]], dtype=torch.bool)
+    senior = (torch.rand(3, 6, generator=g) < 0.5) & response
+    junior = response & ~senior
+    adv = torch.tensor([0.7, -1.3, 0.4], dtype=torch.float64)
+    return base, old, senior, junior, adv
+
+
+@pytest.mark.parametrize("agg", ["token-mean", "seq-mean-token-mean", "dr_grpo"])
+def test_junior_weight_zero_is_exactly_todays_loss(agg):
+    base, old, senior, junior, adv = _two_author_batch()
+    kw = dict(agg=agg, n_tokens=float(senior.sum()), n_seqs=3, max_len=6, eps_low=0.2, eps_high=0.2)
+    lp0 = base.clone().requires_grad_(True)
+    today = grpo_loss(lp0, old, adv, senior, **kw)
+    today.loss.backward()
+    lp1 = base.clone().requires_grad_(True)
+    off = grpo_loss(lp1, old, adv, senior, junior_mask=junior, n_junior_tokens=float(junior.sum()),
+                    junior_weight=0.0, **kw)
+    off.loss.backward()
+    assert torch.equal(today.loss.detach(), off.loss.detach()) and torch.equal(lp0.grad, lp1.grad)
+    assert (lp1.grad[junior] == 0).all()
+
+
+def test_junior_weight_gradient_on_junior_tokens_by_hand():
+    """Token-mean, on-policy (old = current): d loss / d logp_t = -A_row x weight_t / (n_senior + w n_junior)."""
+    base, _, senior, junior, adv = _two_author_batch()
+    w = 0.25
+    n_s, n_j = float(senior.sum()), float(junior.sum())
+    lp = base.clone().requires_grad_(True)
+    parts = grpo_loss(lp, base.clone(), adv, senior, agg="token-mean", n_tokens=n_s, n_seqs=3, max_len=6,
+                      eps_low=0.2, eps_high=0.2, junior_mask=junior, n_junior_tokens=n_j, junior_weight=w)
+    parts.loss.backward()
+    den = n_s + w * n_j
+    expect = torch.zeros_like(base)
+    for i in range(3):
+        for t in range(6):
+            if senior[i, t]:
+                expect[i, t] = -adv[i] / den
+            elif junior[i, t]:
+                expect[i, t] = -adv[i] * w / den
+    assert torch.allclose(lp.grad, expect, atol=1e-12)
+    assert (lp.grad[junior] != 0).all()
+    # the loss value at ratio 1: -(sum over weighted tokens of A) / den
+    value = -sum(float(adv[i]) * (float(senior[i].sum()) + w * float(junior[i].sum())) for i in range(3)) / den
+    assert float(parts.loss.detach()) == pytest.approx(value, rel=1e-12)
+    assert int(parts.tokens) == int(n_s) and int(parts.clipped) == 0
+
+
+def test_junior_weight_needs_the_junior_mask():
+    with pytest.raises(ValueError, match="junior_mask"):
+        grpo_loss(torch.zeros(1, 2), torch.zeros(1, 2), torch.tensor([1.0]), torch.tensor([[1, 0]]), agg="token-mean",
+                  n_tokens=1, n_seqs=1, max_len=2, eps_low=0.2, eps_high=0.2, junior_weight=0.5)
+
+
+def test_grpo_config_checks_the_new_options():
+    from tandem_rl.grpo.config import GRPOConfig
+
+    GRPOConfig(dual_clip=3.0, junior_weight=0.1).validate()
+    with pytest.raises(ValueError, match="dual_clip"):
+        GRPOConfig(dual_clip=0.5).validate()
+    with pytest.raises(ValueError, match="junior_weight"):
+        GRPOConfig(junior_weight=-1.0).validate()

@@ -143,3 +143,35 @@ def test_grader_packages_match_the_papers_pins():
     from tandem_rl.rewards.grader import version_problems
 
     assert version_problems() == []
+
+
+def test_strict_box_scores_the_authors_zero_cases():
+    """Issue 16: the authors score 0 an unclosed last box (no fallback), \\fbox and \\boxed without braces."""
+    from tandem_rl.rewards.extract import extract_answer, strict_last_boxed
+
+    unclosed = r"so \boxed{4} but then \boxed{5"
+    assert last_boxed(unclosed).text == "4"                      # lenient: the earlier complete box
+    assert strict_last_boxed(unclosed) is None                   # strict: no answer
+    assert grade(unclosed, "4").reward == 1.0
+    assert grade(unclosed, "4", "boxed-strict").stage == "no_answer"
+    for text in (r"the answer is \fbox{3}", r"$\boxed 3$", r"\boxed  3 done"):
+        assert grade(text, "3").reward == 1.0                    # lenient accepts
+        r = grade(text, "3", "boxed-strict")
+        assert (r.reward, r.stage, r.extracted) == (0.0, "no_answer", None)
+    ok = r"try \boxed{1}, finally \boxed{\frac{1}{2}}."
+    e = extract_answer(ok, "boxed-strict")
+    assert e.text == r"\frac{1}{2}" and ok[e.start:e.end] == e.text
+    assert grade(ok, "0.5", "boxed-strict").reward == 1.0
+    assert grade(r"\boxed{2} then \fbox{3}", "2", "boxed-strict").reward == 1.0   # \fbox is not a box here
+    assert strict_last_boxed(r"\boxedx{5}") is None and strict_last_boxed("no box") is None
+    with pytest.raises(ValueError, match="boxed-strict"):
+        extract_answer("x", "latex")
+
+
+def test_strict_box_through_the_pool():
+    from tandem_rl.rewards import GraderPool
+
+    with GraderPool(workers=0, timeout_s=5.0) as pool:
+        lenient, strict = (pool.grade([r"\boxed{7} \boxed{8", r"\fbox{7}"], ["7", "7"], answer_format=f)
+                           for f in ("boxed", "boxed-strict"))
+    assert [r.reward for r in lenient] == [1.0, 1.0] and [r.reward for r in strict] == [0.0, 0.0]

@@ -85,3 +85,81 @@ def test_rng_round_trip():
     ckpt.set_rng_state(state)
     b = (random.random(), np.random.rand(), torch.rand(1))
     assert a[0] == b[0] and a[1] == b[1] and torch.equal(a[2], b[2])
+
+
+# --- the kept best checkpoint and named checkpoints (issue 16) ---------------------------------------------------
+
+
+def _weights(path):
+    from transformers import AutoModelForCausalLM
+
+    return AutoModelForCausalLM.from_pretrained(path).state_dict()
+
+
+def test_best_survives_keep_last_pruning_and_is_replaced_only_when_better(tmp_path):
+    tok = tiny_tokenizer()
+    models = {s: tiny_model(seed=s) for s in (1, 2, 3, 4, 5)}
+    values = {1: 0.2, 2: 0.5, 3: 0.4, 4: 0.5, 5: 0.3}  # best at step 2; step 4 only ties it
+    for s in (1, 2, 3, 4, 5):
+        _save(tmp_path, s, models[s], tok, keep_last=2)
+        if ckpt.improves(values[s], ckpt.best_record(tmp_path), "eval_pass@4"):
+            ckpt.save_best(tmp_path, s, models[s], tok, metric="eval_pass@4", value=values[s])
+    root = tmp_path / "checkpoints"
+    assert sorted(p.name for p in root.glob("step_*")) == ["step_000004", "step_000005"]  # step 2 pruned...
+    assert ckpt.best_record(tmp_path) == {"step": 2, "checkpoint": "step_000002", "metric": "eval_pass@4",
+                                          "value": 0.5}
+    best = _weights(root / "best")  # ...but its weights are kept in best/
+    for n, w in models[2].state_dict().items():
+        assert torch.equal(best[n], w), n
+    assert not list(root.glob(".tmp-*")) and not list(root.glob(".old-*"))
+
+
+def test_best_record_is_read_back_by_a_resumed_run_and_metric_must_match(tmp_path):
+    tok, model = tiny_tokenizer(), tiny_model(seed=0)
+    ckpt.save_best(tmp_path, 6, model, tok, metric="eval_pass@4", value=0.25)
+    record = ckpt.best_record(tmp_path)  # a resumed run starts from what is on disk
+    assert not ckpt.improves(0.2, record, "eval_pass@4") and ckpt.improves(0.3, record, "eval_pass@4")
+    with pytest.raises(ValueError, match="chosen by 'eval_pass@4'"):
+        ckpt.improves(0.9, record, "eval_pass@1")
+
+
+def test_kill_between_the_two_renames_of_best_keeps_the_old_best(tmp_path, monkeypatch):
+    tok = tiny_tokenizer()
+    ckpt.save_best(tmp_path, 2, tiny_model(seed=2), tok, metric="m", value=0.5)
+    real = ckpt.os.replace
+    calls = []
+
+    def replace(a, b):
+        calls.append(b)
+        if len(calls) == 2:  # the old best has been moved aside; the new one not yet in
+            raise KeyboardInterrupt("killed")
+        return real(a, b)
+
+    monkeypatch.setattr(ckpt.os, "replace", replace)
+    with pytest.raises(KeyboardInterrupt):
+        ckpt.save_best(tmp_path, 3, tiny_model(seed=3), tok, metric="m", value=0.9)
+    monkeypatch.undo()
+    assert not (tmp_path / "checkpoints" / "best").exists()
+    assert ckpt.best_record(tmp_path)["step"] == 2  # the swap is finished from the folder moved aside
+    assert (tmp_path / "checkpoints" / "best" / "best.json").exists()
+
+
+def test_resolve_named_checkpoints_and_their_errors(tmp_path):
+    tok = tiny_tokenizer()
+    for s in (1, 2, 3):
+        _save(tmp_path, s * 20, tiny_model(seed=s), tok, keep_last=2)
+    assert ckpt.resolve_named(tmp_path, "latest").name == "step_000060"
+    assert ckpt.resolve_named(tmp_path, "step_000040").name == "step_000040"
+    with pytest.raises(FileNotFoundError, match=r"keeps no best checkpoint.*It has: step_000040, step_000060"):
+        ckpt.resolve_named(tmp_path, "best")
+    with pytest.raises(FileNotFoundError, match=r"step_000020: no such complete checkpoint.*train.keep_last"):
+        ckpt.resolve_named(tmp_path, "step_000020")
+    ckpt.save_best(tmp_path, 20, tiny_model(seed=1), tok, metric="m", value=1.0)
+    assert ckpt.resolve_named(tmp_path, "best") == tmp_path / "checkpoints" / "best"
+    with pytest.raises(FileNotFoundError, match=r"step_000020 is the kept best: use .*@best"):
+        ckpt.resolve_named(tmp_path, "step_000020")
+    with pytest.raises(ValueError, match="RUN@step_NNNNNN"):
+        ckpt.resolve_named(tmp_path, "step_120")
+    with pytest.raises(FileNotFoundError, match="not a training run folder"):
+        ckpt.resolve_named(tmp_path / "nope", "best")
+    assert ckpt.available(tmp_path) == ["step_000040", "step_000060", "best"]

@@ -74,3 +74,34 @@ def test_every_new_field_has_help():
     for cls in (TrainConfig, GRPOConfig):
         for f in dataclasses.fields(cls):
             assert f.metadata.get("help"), f"{cls.__name__}.{f.name} has no help text"
+
+
+def test_paper_config_sets_the_authors_values_issue_16():
+    """The recipe holds the authors' validation, selection, instruction, grader, dual-clip and evaluation set."""
+    from tandem_rl.data import RUN_INSTRUCTION
+    from tandem_rl.eval.runner import benchmark_name, eval_rollout
+    from tandem_rl.train.evaluate import eval_rollout_config
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "configs" / "paper-qwen3-4b-deepscaler.yaml")
+    check_config(cfg)
+    t = cfg.train
+    assert (t.eval_every, t.eval_samples, t.best_metric) == (20, 4, "eval_pass@4")
+    assert t.eval_benchmarks == ["amc", "aime", "minerva"] and t.eval_schedule == "solo"
+    v = eval_rollout_config(cfg)
+    assert (v.temperature, v.top_p, v.top_k, v.schedule) == (0.6, 0.95, 0, "solo")
+    assert cfg.data.instruction == RUN_INSTRUCTION and cfg.reward.answer_format == "boxed-strict"
+    assert (cfg.grpo.dual_clip, cfg.grpo.junior_weight) == (3.0, 0.0)
+    assert [benchmark_name(b) for b in cfg.eval.benchmarks] == ["amc", "aime", "minerva", "olympiadbench"]
+    e = eval_rollout(cfg, "paragraph")
+    assert (e.temperature, e.top_p, e.top_k, e.max_new_tokens, e.max_turns) == (0.7, 0.8, 20, 3000, 300)
+    assert cfg.eval.n_samples == 8 and cfg.eval.report_k == 4
+    grpo = load_config(Path(__file__).resolve().parent.parent / "configs" / "paper-qwen3-4b-deepscaler.yaml",
+                       ["rollout.schedule=solo", "train.eval_every=40"])
+    check_config(grpo)
+
+
+def test_defaults_keep_the_earlier_behaviour():
+    cfg = load_config(None, [])
+    assert (cfg.grpo.dual_clip, cfg.grpo.junior_weight, cfg.reward.answer_format) == (0.0, 0.0, "boxed")
+    assert (cfg.train.eval_schedule, cfg.train.eval_samples, cfg.train.best_metric) == ("solo", 1, "")
+    assert cfg.train.eval_benchmarks == [] and cfg.eval.max_rounds == 75   # 75 rounds = the earlier 150 turns

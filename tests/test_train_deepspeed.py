@@ -31,7 +31,7 @@ import pytest
 if importlib.util.find_spec("deepspeed") is None:
     pytest.skip("deepspeed is not installed (pip install -e '.[test]')", allow_module_level=True)
 
-from tandem_rl.train import deepspeed_zero  # noqa: E402
+from tandem_rl.train.parallel import deepspeed_zero  # noqa: E402
 from tandem_rl.train.config import TrainConfig  # noqa: E402
 from test_train_distributed import (_check_resume_with_one_process, _check_two_process_run, _launch_two,  # noqa: E402
                                     _rewind, _same_run, single, task)  # noqa: F401  (single, task: fixtures)
@@ -76,7 +76,8 @@ import importlib, json, sys
 importlib.import_module("deepspeed.comm.torch")
 sys.modules["deepspeed.comm.torch"].build_shm_op = lambda: None  # see deepspeed_worker.py
 import deepspeed, torch
-from tandem_rl.train import deepspeed_zero, sharding
+from tandem_rl.train.parallel import deepspeed_zero
+from tandem_rl.train.parallel import deepspeed_zero as sharding
 
 out = {}
 for stage in (2, 3):

@@ -30,7 +30,7 @@ from hypothesis import strategies as st
 from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
-from tandem_rl.train.distributed import rank_groups
+from tandem_rl.train.parallel.ranks import rank_groups
 from tiny import digit_task, tiny_model, tiny_tokenizer
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -203,7 +203,8 @@ def gloo_world(tmp_path):
 
 
 def test_only_the_senior_is_wrapped_and_trained(gloo_world, tmp_path):
-    from tandem_rl.train.build import build, wrap_data_parallel
+    from tandem_rl.train.build import build
+    from tandem_rl.train.parallel import wrap_data_parallel
 
     tok = tiny_tokenizer()
     tiny_model(tok, seed=1).save_pretrained(tmp_path / "m")
@@ -227,7 +228,8 @@ def test_only_the_senior_is_wrapped_and_trained(gloo_world, tmp_path):
 
 
 def test_fsdp1_and_megatron_are_refused_clearly(tmp_path):
-    from tandem_rl.train.build import TrainObjects, wrap_data_parallel
+    from tandem_rl.train.build import TrainObjects
+    from tandem_rl.train.parallel import wrap_data_parallel
 
     class Fsdp1(_DDPAccelerator):
         distributed_type = "DistributedType.FSDP"

@@ -6,8 +6,10 @@ import importlib
 import pytest
 
 MODULES = ["tandem_rl.grpo.advantages", "tandem_rl.grpo.loss", "tandem_rl.train.batch", "tandem_rl.train.build",
-           "tandem_rl.train.data_order", "tandem_rl.train.distributed", "tandem_rl.train.logprobs",
-           "tandem_rl.train.metrics", "tandem_rl.train.sharding", "tandem_rl.train.validate"]
+           "tandem_rl.train.data_order", "tandem_rl.train.parallel.ranks", "tandem_rl.train.logprobs",
+           "tandem_rl.train.metrics", "tandem_rl.train.parallel.fsdp2", "tandem_rl.train.validate",
+           "tandem_rl.train.evaluate", "tandem_rl.train.checkpoint", "tandem_rl.rewards.extract",
+           "tandem_rl.data.olympiadbench", "tandem_rl.eval.summary", "tandem_rl.eval.runner"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -8,7 +8,7 @@ import copy
 import pytest
 import torch
 
-from tandem_rl.train import sharding
+from tandem_rl.train.parallel import fsdp2 as sharding
 from tiny import tiny_model, tiny_tokenizer
 
 

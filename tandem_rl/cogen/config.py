@@ -1,9 +1,16 @@
-"""Rollout settings: the schedule that decides who writes each token, and each model's sampling settings."""
+"""Rollout settings: the schedule that decides who writes each token, and each model's sampling settings.
+
+``RolloutConfig.validate()`` is the one check of these settings: the engine runs it before every call, training and
+evaluation before anything loads (they add only their own rules, e.g. training needs a temperature > 0).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
+
+DECODE_MODES = ("dynamic", "static", "compiled")  # CoGenerator(decode=...): static_decode.py
+WORD_START_RULES = ("marker", "whitespace")       # vocab.token_tables(word_start=...)
 
 
 @dataclass
@@ -30,7 +37,8 @@ class RolloutConfig:
         "Extra token ids that end a row (finish_reason 'stop'), besides the tokenizer's EOS ids.")})
     max_turns: Optional[int] = field(default=None, metadata={"help": (
         "paragraph schedule only: end a row after this many completed turns (each switch of author at a blank "
-        "line completes one turn; finish_reason 'length'); null = no limit. Paper handoff evaluation: 150 rounds.")})
+        "line completes one turn; finish_reason 'length'); null = no limit. Counts turns, not rounds: the paper's "
+        "handoff cap of 150 rounds (a senior + a junior turn each) is 300 here (eval.max_rounds=150 sets it).")})
     word_start: str = field(default="marker", metadata={"help": (
         "Which tokens start a word for the word schedule: 'marker' = surface form begins with the byte-level BPE "
         "space marker (U+0120) or SentencePiece's (U+2581), exactly the paper's set (53,021 ids for Qwen3); "
@@ -42,3 +50,30 @@ class RolloutConfig:
         "for GPUs and compiles once per (batch, width) shape. docs/engine.md.")})
     p_end: Optional[float] = field(default=None, metadata={"help": (
         "Training only: anneal p linearly from `p` to this value over training (null = constant p).")})
+
+    def validate(self) -> None:
+        """Raise ``ValueError`` naming the first bad field."""
+        from tandem_rl.cogen import schedules  # here, not at the top: the config sections load without torch
+
+        schedules.get(self.schedule)
+        for name in ("p", "p_end"):
+            value = getattr(self, name)
+            if value is not None and not 0.0 <= value <= 1.0:
+                raise ValueError(f"rollout.{name} must be in [0, 1], got {value}")
+        for name in ("max_new_tokens", "redraw_cap", "chunk_size", "max_turns"):
+            value = getattr(self, name)
+            if value is not None and value < 1:
+                raise ValueError(f"rollout.{name} must be >= 1{' or null' if name == 'max_turns' else ''}, "
+                                 f"got {value}")
+        for prefix in ("", "junior_"):
+            temperature, top_p, top_k = (getattr(self, prefix + k) for k in ("temperature", "top_p", "top_k"))
+            if temperature is not None and temperature < 0:
+                raise ValueError(f"rollout.{prefix}temperature must be >= 0 (0 = greedy), got {temperature}")
+            if top_p is not None and not 0.0 < top_p <= 1.0:
+                raise ValueError(f"rollout.{prefix}top_p must be in (0, 1], got {top_p}")
+            if top_k is not None and top_k < 0:
+                raise ValueError(f"rollout.{prefix}top_k must be >= 0 (0 = off), got {top_k}")
+        if self.word_start not in WORD_START_RULES:
+            raise ValueError(f"rollout.word_start {self.word_start!r} is not one of {WORD_START_RULES}")
+        if self.decode not in DECODE_MODES:
+            raise ValueError(f"rollout.decode {self.decode!r} is not one of {DECODE_MODES}")

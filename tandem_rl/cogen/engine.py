@@ -28,16 +28,16 @@ from dataclasses import dataclass
 from typing import Optional
 
 import torch
+from tqdm.auto import tqdm
 
-from tandem_rl.cogen import schedules as S
-from tandem_rl.cogen.config import RolloutConfig
+from tandem_rl.cogen import schedules
+from tandem_rl.cogen.config import DECODE_MODES, RolloutConfig
 from tandem_rl.cogen.rollouts import Rollouts
-from tandem_rl.cogen.sampling import SamplingParams, exponential_noise, raw_logprob, sample
-from tandem_rl.cogen.static_decode import DECODE_MODES, StaticDecoder, check_static_support, forward_kwargs
+from tandem_rl.cogen.sampling import AuthorSampler, BatchDraws, raw_logprob
+from tandem_rl.cogen.static_decode import StaticDecoder, check_static_support, forward_kwargs
 from tandem_rl.cogen.vocab import TokenTables, check_model_vocab, check_same_vocab, token_tables
 
 _REASONS = ("length", "eos", "stop")  # finish codes 0, 1, 2
-_COIN_SALT = 0x5EED_C014  # the coin generator's seed is seed ^ salt: a separate stream from the token draws
 
 
 def _model_device(model) -> torch.device:
@@ -164,7 +164,8 @@ class CoGenerator:
     def generate(self, prompts: list[list[int]], rollout: RolloutConfig, *, seed: int,
                  progress: bool = False) -> Rollouts:
         """Co-write one response per prompt. See the module docstring and ``schedules.py`` for the rules."""
-        _check_rollout(rollout)
+        rollout.validate()
+        sch = schedules.get(rollout.schedule)
         prompts = [list(map(int, p)) for p in prompts]
         for i, p in enumerate(prompts):
             if not p:
@@ -177,132 +178,60 @@ class CoGenerator:
             raise ValueError(f"rollout.stop_token_ids {bad} are outside the vocabulary [0, {self.vocab})")
         if not prompts:
             return Rollouts([], [], [], [], [], [], {"decode_steps": 0, "tokens": 0, "seconds": 0.0})
-        if rollout.schedule != "solo" and self.junior is None:
+        if sch.junior_runs and self.junior is None:
             raise ValueError(f"schedule {rollout.schedule!r} needs a junior model; CoGenerator got junior=None")
-        models = [m for m, use in ((self.senior, rollout.schedule != "junior"),
-                                   (self.junior, rollout.schedule != "solo")) if use]
+        models = [m for m, use in ((self.senior, sch.senior_runs), (self.junior, sch.junior_runs)) if use]
         with torch.inference_mode(), _eval_mode(models):
-            return self._generate(prompts, rollout, seed, progress)
+            return self._generate(prompts, rollout, sch, seed, progress)
 
-    def _generate(self, prompts, rc: RolloutConfig, seed: int, progress: bool) -> Rollouts:
+    def _generate(self, prompts, rc: RolloutConfig, sch: schedules.Schedule, seed: int, progress: bool) -> Rollouts:
         t_start = time.perf_counter()
-        name, n_new, vocab = rc.schedule, rc.max_new_tokens, self.vocab
-        static = bool(self._static)
-        sen = _Stream.of(self.senior, self._static.get("senior")) if name != "junior" else None
-        jun = _Stream.of(self.junior, self._static.get("junior")) if name != "solo" else None
+        n_new, vocab, static = rc.max_new_tokens, self.vocab, bool(self._static)
+        sen = _Stream.of(self.senior, self._static.get("senior")) if sch.senior_runs else None
+        jun = _Stream.of(self.junior, self._static.get("junior")) if sch.junior_runs else None
         streams = [s for s in (sen, jun) if s is not None]
         dev = streams[0].device
-        tables = self.tables(rc.word_start).to(dev)
-        gen = torch.Generator(device=dev).manual_seed(seed)
-        coin_gen = torch.Generator(device=dev).manual_seed(seed ^ _COIN_SALT)
-        ends = torch.zeros(vocab, dtype=torch.long, device=dev)  # token id -> finish code (0 = does not end)
-        ends[[int(t) for t in rc.stop_token_ids]] = 2
-        ends[self.eos_token_ids] = 1
+        tables, ends = self.tables(rc.word_start).to(dev), self._finish_codes(rc, dev)
+        sampler, draws = AuthorSampler.of(rc, sch), BatchDraws(seed, len(prompts), vocab, dev)
 
-        # Left-padded prompt batch; the mask buffer already holds the response columns (all ones).
-        b0 = len(prompts)
-        lens = torch.tensor([len(p) for p in prompts], device=dev)
-        width = int(lens.max())
-        if static:  # round up so calls with different prompt lengths share one (batch, width + n_new) shape
-            width = -(-width // self.pad_multiple) * self.pad_multiple
-        ids = torch.full((b0, width), self.pad_token_id, dtype=torch.long)
-        mask = torch.zeros((b0, width + n_new), dtype=torch.long)
-        for i, p in enumerate(prompts):
-            ids[i, width - len(p):] = torch.tensor(p)
-            mask[i, width - len(p):] = 1
-        ids, mask = ids.to(dev), mask.to(dev)
-        pos = (mask[:, :width].cumsum(-1) - 1).clamp_min(0)
+        # Prefill: left-padded prompts; the mask buffer already holds the response columns (all ones).
+        ids, mask = self._left_pad(prompts, n_new, dev)
+        width = ids.shape[1]
         for s in streams:
             if s.static is not None:
-                s.static.start(b0, width + n_new)
-            s.forward(ids, mask if static else mask[:, :width], pos, vocab)
-        next_pos = lens.clone()  # position id of the next token of each row
+                s.static.start(len(prompts), width + n_new)
+            s.forward(ids, mask if static else mask[:, :width], (mask[:, :width].cumsum(-1) - 1).clamp_min(0), vocab)
+        next_pos = torch.tensor([len(p) for p in prompts], device=dev)  # position id of each row's next token
 
-        # Per-row sampling settings: numbers when both authors sample alike, else [b] tensors chosen per row.
-        sp = SamplingParams(rc.temperature, rc.top_p, rc.top_k)
-        jp = SamplingParams(_or(rc.junior_temperature, sp.temperature), _or(rc.junior_top_p, sp.top_p),
-                            _or(rc.junior_top_k, sp.top_k))
-        both = sen is not None and jun is not None
-        mixed = both and sp != jp
-        if name == "junior":
-            sp = jp
-        sampled = sp.temperature > 0 or (mixed and jp.temperature > 0)
-
-        # Outputs at full batch size, written through row_index (active row -> original row).
-        out_tok = torch.full((b0, n_new), self.pad_token_id, dtype=torch.long, device=dev)
-        out_author = torch.zeros((b0, n_new), dtype=torch.uint8, device=dev)
-        out_lp = torch.zeros((b0, n_new), dtype=torch.float32, device=dev)
-        out_plp = torch.full((b0, n_new), float("nan"), dtype=torch.float32, device=dev)
-        length = torch.full((b0,), n_new, dtype=torch.long, device=dev)
-        reason = torch.zeros(b0, dtype=torch.long, device=dev)
-        redraws = torch.zeros(b0, dtype=torch.long, device=dev)
-        row_index, compacted = torch.arange(b0, device=dev), False
-        length_a, reason_a = length.clone(), reason.clone()
-        done = torch.zeros(b0, dtype=torch.bool, device=dev)
-        coin = (lambda b: torch.rand(b, generator=coin_gen, device=dev)) if name in S.COIN_SCHEDULES else None
-        state = S.initial_state(name, coin(b0) if coin else torch.zeros(b0, device=dev), rc.p)
-
+        out = _Outputs.empty(len(prompts), n_new, self.pad_token_id, dev)
+        state = sch.initial(draws.coins(out.rows) if sch.coins else torch.zeros(len(prompts), device=dev), rc.p)
         steps = range(n_new)
         if progress:
-            from tqdm.auto import tqdm
-
-            steps = tqdm(steps, desc=f"cogen {name}", leave=False)
+            steps = tqdm(steps, desc=f"cogen {sch.name}", leave=False)
         t = -1
         for t in steps:
-            senior_writes = state.senior
-            if both:
-                ls, lj = sen.logits, jun.logits.to(dev)
-                logits = torch.where(senior_writes.unsqueeze(-1), ls, lj)
-            else:
-                logits = streams[0].logits
-            # Noise and coins are drawn for the full batch and indexed, so a row's draws never depend on which
-            # other rows have finished (dropping finished rows leaves every result unchanged).
-            noise = exponential_noise((b0, vocab), dev, gen) if sampled else None
-            if noise is not None and compacted:
-                noise = noise[row_index]
-            if mixed:
-                temp = torch.where(senior_writes, sp.temperature, jp.temperature)
-                top_p = torch.where(senior_writes, sp.top_p, jp.top_p)
-                top_k = torch.where(senior_writes, sp.top_k, jp.top_k)
-                tok, lp = sample(logits, temp, top_k, top_p, noise=noise)
-            else:
-                tok, lp = sample(logits, sp.temperature, sp.top_k, sp.top_p, noise=noise)
-            rows = row_index if compacted else slice(None)
-            out_tok[rows, t] = tok
-            out_author[rows, t] = senior_writes.to(torch.uint8)
-            out_lp[rows, t] = lp
-            if both:
-                partner = torch.where(senior_writes.unsqueeze(-1), lj, ls)
-                out_plp[rows, t] = raw_logprob(partner, tok)
-
+            logits, partner = _author_logits(streams, state.senior, dev)
+            tok, lp = sampler.draw(logits, state.senior, draws.noise(out.rows) if sampler.sampled else None)
+            out.write(t, tok, state.senior, lp, None if partner is None else raw_logprob(partner, tok))
+            new_state = sch.advance(state, tok, tables, draws.coins(out.rows) if sch.coins else None, p=rc.p,
+                                    redraw_cap=rc.redraw_cap, chunk_size=rc.chunk_size)
             code = ends[tok]
-            coins = coin(b0) if coin else None
-            if coins is not None and compacted:
-                coins = coins[row_index]
-            new_state = S.advance(name, state, tok, tables, coins,
-                                  p=rc.p, redraw_cap=rc.redraw_cap, chunk_size=rc.chunk_size)
             ending = code > 0
-            if name == "paragraph" and rc.max_turns is not None:
+            if sch.turn_limit and rc.max_turns is not None:
                 ending = ending | (new_state.turns >= rc.max_turns)
-            end_now = ending & ~done
-            length_a = torch.where(end_now, t + 1, length_a)
-            reason_a = torch.where(end_now, code, reason_a)
-            done = done | end_now
+            out.end(t, code, ending)
             # A redraw after a row's last token changes nothing: count only redraws inside the response.
-            new_state.redraws = torch.where(done, state.redraws, new_state.redraws)
+            new_state.redraws = torch.where(out.done, state.redraws, new_state.redraws)
             state = new_state
             if t == n_new - 1:
                 break
             if (t + 1) % self.check_every == 0:
-                n_active = int((~done).sum())  # the one host sync, every check_every steps
+                n_active = int((~out.done).sum())  # the one host sync, every check_every steps
                 if n_active == 0:
                     break
-                if n_active <= 0.75 * done.shape[0] and not static:
-                    keep = (~done).nonzero().squeeze(-1)
-                    length[row_index], reason[row_index] = length_a, reason_a
-                    redraws[row_index] = state.redraws
-                    row_index, length_a, reason_a, done = row_index[keep], length_a[keep], reason_a[keep], done[keep]
-                    compacted = True
+                if n_active <= 0.75 * out.done.shape[0] and not static:  # drop finished rows
+                    keep = (~out.done).nonzero().squeeze(-1)
+                    out.keep(keep, state.redraws)
                     state, tok, next_pos, mask = state.select(keep), tok[keep], next_pos[keep], mask[keep]
                     for s in streams:
                         s.select(keep)
@@ -310,16 +239,102 @@ class CoGenerator:
             for s in streams:
                 s.forward(tok.unsqueeze(-1), step_mask, next_pos.unsqueeze(-1), vocab)
             next_pos = next_pos + 1
+        out.flush(state.redraws)
+        return out.rollouts(prompts, decode_steps=t + 1, t_start=t_start)
 
-        length[row_index], reason[row_index] = length_a, reason_a
-        redraws[row_index] = state.redraws
-        return self._collect(prompts, out_tok, out_author, out_lp, out_plp, length, reason, redraws,
-                             decode_steps=t + 1, t_start=t_start)
+    def _finish_codes(self, rc: RolloutConfig, device) -> torch.Tensor:
+        """Token id -> finish code (0 = does not end, 1 = EOS, 2 = stop id), on ``device``."""
+        ends = torch.zeros(self.vocab, dtype=torch.long, device=device)
+        ends[[int(t) for t in rc.stop_token_ids]] = 2
+        ends[self.eos_token_ids] = 1
+        return ends
 
-    def _collect(self, prompts, out_tok, out_author, out_lp, out_plp, length, reason, redraws, *, decode_steps,
-                 t_start) -> Rollouts:
-        tok, author, lp, plp = (x.cpu().numpy() for x in (out_tok, out_author, out_lp, out_plp))
-        length, reason = length.cpu().tolist(), reason.cpu().tolist()
+    def _left_pad(self, prompts, n_new: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prompt ids [B, width], left-padded, and the attention-mask buffer [B, width + n_new]. Static modes round
+        the width up to ``pad_multiple``, so calls with different prompt lengths share one shape."""
+        width = max(len(p) for p in prompts)
+        if self._static:
+            width = -(-width // self.pad_multiple) * self.pad_multiple
+        ids = torch.full((len(prompts), width), self.pad_token_id, dtype=torch.long)
+        mask = torch.zeros((len(prompts), width + n_new), dtype=torch.long)
+        for i, p in enumerate(prompts):
+            ids[i, width - len(p):] = torch.tensor(p)
+            mask[i, width - len(p):] = 1
+        return ids.to(device), mask.to(device)
+
+
+def _author_logits(streams, senior_writes: torch.Tensor, device) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+    """Each row's next-token logits from its author, and from its partner (None when one model runs)."""
+    if len(streams) == 1:
+        return streams[0].logits, None
+    ls, lj = streams[0].logits, streams[1].logits.to(device)
+    writes = senior_writes.unsqueeze(-1)
+    return torch.where(writes, ls, lj), torch.where(writes, lj, ls)
+
+
+@dataclass
+class _Outputs:
+    """What the call returns, at full batch size. After finished rows are dropped, active row ``j`` writes to row
+    ``index[j]``; lengths and finish reasons are tracked per active row and flushed to the full rows."""
+
+    tok: torch.Tensor       # [B, n_new] long
+    author: torch.Tensor    # [B, n_new] uint8
+    lp: torch.Tensor        # [B, n_new] float32
+    plp: torch.Tensor       # [B, n_new] float32 (nan where the partner was not run)
+    length: torch.Tensor    # [B]
+    reason: torch.Tensor    # [B] finish code
+    redraws: torch.Tensor   # [B]
+    index: torch.Tensor     # [b] active row -> row
+    length_a: torch.Tensor  # [b]
+    reason_a: torch.Tensor  # [b]
+    done: torch.Tensor      # [b] bool
+    compacted: bool = False
+
+    @classmethod
+    def empty(cls, b: int, n_new: int, pad_id: int, device) -> "_Outputs":
+        length = torch.full((b,), n_new, dtype=torch.long, device=device)
+        reason = torch.zeros(b, dtype=torch.long, device=device)
+        return cls(tok=torch.full((b, n_new), pad_id, dtype=torch.long, device=device),
+                   author=torch.zeros((b, n_new), dtype=torch.uint8, device=device),
+                   lp=torch.zeros((b, n_new), dtype=torch.float32, device=device),
+                   plp=torch.full((b, n_new), float("nan"), dtype=torch.float32, device=device),
+                   length=length, reason=reason, redraws=torch.zeros(b, dtype=torch.long, device=device),
+                   index=torch.arange(b, device=device), length_a=length.clone(), reason_a=reason.clone(),
+                   done=torch.zeros(b, dtype=torch.bool, device=device))
+
+    @property
+    def rows(self):
+        """The full-batch rows of the active rows (all of them until rows are dropped)."""
+        return self.index if self.compacted else slice(None)
+
+    def write(self, t: int, tok, senior_writes, lp, partner_lp) -> None:
+        rows = self.rows
+        self.tok[rows, t] = tok
+        self.author[rows, t] = senior_writes.to(torch.uint8)
+        self.lp[rows, t] = lp
+        if partner_lp is not None:
+            self.plp[rows, t] = partner_lp
+
+    def end(self, t: int, code, ending) -> None:
+        """Rows ``ending`` after token ``t`` (with finish ``code``) end there unless they ended before."""
+        end_now = ending & ~self.done
+        self.length_a = torch.where(end_now, t + 1, self.length_a)
+        self.reason_a = torch.where(end_now, code, self.reason_a)
+        self.done = self.done | end_now
+
+    def flush(self, redraws) -> None:
+        self.length[self.index], self.reason[self.index] = self.length_a, self.reason_a
+        self.redraws[self.index] = redraws
+
+    def keep(self, keep, redraws) -> None:
+        """Drop every active row not in ``keep``."""
+        self.flush(redraws)
+        self.index, self.length_a, self.reason_a = self.index[keep], self.length_a[keep], self.reason_a[keep]
+        self.done, self.compacted = self.done[keep], True
+
+    def rollouts(self, prompts, *, decode_steps: int, t_start: float) -> Rollouts:
+        tok, author, lp, plp = (x.cpu().numpy() for x in (self.tok, self.author, self.lp, self.plp))
+        length, reason = self.length.cpu().tolist(), self.reason.cpu().tolist()
         ro = Rollouts(
             prompt_ids=prompts,
             response_ids=[tok[i, :n].tolist() for i, n in enumerate(length)],
@@ -329,8 +344,8 @@ class CoGenerator:
             finish_reason=[_REASONS[r] for r in reason],
         )
         ro.stats = {"senior_fraction": ro.senior_fraction(), "author_changes": int(sum(ro.author_changes())),
-                    "redraws": int(redraws.sum()), "decode_steps": int(decode_steps), "tokens": int(sum(length)),
-                    "seconds": time.perf_counter() - t_start}
+                    "redraws": int(self.redraws.sum()), "decode_steps": int(decode_steps),
+                    "tokens": int(sum(length)), "seconds": time.perf_counter() - t_start}
         return ro
 
 
@@ -338,21 +353,3 @@ def _as_list(x) -> list[int]:
     if x is None:
         return []
     return [int(i) for i in x] if isinstance(x, (list, tuple)) else [int(x)]
-
-
-def _or(x, default):
-    return default if x is None else x
-
-
-def _check_rollout(rc: RolloutConfig) -> None:
-    S.check_schedule(rc.schedule)
-    if rc.max_new_tokens < 1:
-        raise ValueError(f"rollout.max_new_tokens must be >= 1, got {rc.max_new_tokens}")
-    if not 0.0 <= rc.p <= 1.0:
-        raise ValueError(f"rollout.p must be in [0, 1], got {rc.p}")
-    if rc.redraw_cap < 1:
-        raise ValueError(f"rollout.redraw_cap must be >= 1, got {rc.redraw_cap}")
-    if rc.chunk_size < 1:
-        raise ValueError(f"rollout.chunk_size must be >= 1, got {rc.chunk_size}")
-    if rc.max_turns is not None and rc.max_turns < 1:
-        raise ValueError(f"rollout.max_turns must be >= 1 or null, got {rc.max_turns}")

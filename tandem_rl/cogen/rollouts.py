@@ -24,6 +24,12 @@ JUNIOR = 0
 
 FINISH_REASONS = ("eos", "length", "stop")
 
+# Per-model compute the engine records in ``stats`` (summed over engine calls): wall seconds inside the model's
+# forward passes, token positions those passes processed (padding and not-yet-dropped finished rows included:
+# they cost compute) and parameters x positions (a FLOP proxy: ~2 FLOPs per parameter per position).
+ROLES = ("senior", "junior")
+FORWARD_STATS = tuple(f"{role}_{key}" for role in ROLES for key in ("forward_seconds", "positions", "param_tokens"))
+
 
 @dataclass
 class Rollouts:
@@ -72,7 +78,26 @@ class Rollouts:
     def senior_fraction(self) -> float:
         """Share of all generated tokens in the batch written by the senior (``nan`` for an empty batch)."""
         total = sum(len(a) for a in self.author)
-        return float(sum(int(a.sum()) for a in self.author) / total) if total else float("nan")
+        return float(sum(self.senior_tokens()) / total) if total else float("nan")
+
+    def senior_tokens(self) -> list[int]:
+        """Per row, how many response tokens the senior wrote (the size of its loss mask)."""
+        return [int((a == SENIOR).sum()) for a in self.author]
+
+    def cost(self) -> dict:
+        """What each role cost in this batch: tokens it *wrote* (the authorship sums) and the compute of its
+        forward passes (``FORWARD_STATS``, 0 for a model that did not run; absent when the engine did not time).
+
+        In lockstep both models process every token, whoever wrote it, so a model's compute follows the tokens
+        processed, not the tokens it wrote::
+
+            ro.cost()["senior_tokens_written"] == sum(ro.senior_tokens())
+        """
+        senior = sum(self.senior_tokens())
+        out = {"senior_tokens_written": senior, "junior_tokens_written": sum(len(a) for a in self.author) - senior,
+               "rows": len(self), "seconds": float(self.stats.get("seconds", 0.0))}
+        out.update({k: self.stats[k] for k in FORWARD_STATS if k in self.stats})
+        return out
 
     def author_changes(self) -> list[int]:
         """Per row, how many times the author differs from the previous token's author."""
@@ -104,7 +129,7 @@ class Rollouts:
             out.partner_logprob += p.partner_logprob
             out.finish_reason += p.finish_reason
         out.stats = dict(parts[0].stats)
-        for key in ("author_changes", "redraws", "decode_steps", "seconds", "tokens"):
+        for key in ("author_changes", "redraws", "decode_steps", "seconds", "tokens", *FORWARD_STATS):
             if all(key in p.stats for p in parts):
                 out.stats[key] = sum(p.stats[key] for p in parts)
         out.stats["senior_fraction"] = out.senior_fraction()

@@ -13,6 +13,9 @@ Worked example (one row, temperature 1, top_k 2)::
 
 Draws use the Gumbel-max trick with exponential noise from a seeded ``torch.Generator`` (``argmax(p / E)``,
 ``E ~ Exp(1)``), which is an exact draw from ``p`` and needs no host sync.
+
+For the engine: ``AuthorSampler`` picks each row's settings from its author (senior or junior); ``BatchDraws`` holds
+the token-noise and schedule-coin generators of one ``generate`` call.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from typing import Optional, Union
 import torch
 
 Param = Union[float, int, torch.Tensor]
+COIN_SALT = 0x5EED_C014  # the coin generator's seed is seed ^ salt: a separate stream from the token draws
 
 
 @dataclass(frozen=True)
@@ -113,3 +117,55 @@ def raw_logprob(logits: torch.Tensor, tokens: torch.Tensor) -> torch.Tensor:
     """Log-prob of ``tokens`` under ``softmax(logits)`` (temperature 1, no truncation): always finite."""
     logits = logits.float()
     return logits.gather(-1, tokens.unsqueeze(-1)).squeeze(-1) - torch.logsumexp(logits, dim=-1)
+
+
+def _or(x, default):
+    return default if x is None else x
+
+
+@dataclass
+class AuthorSampler:
+    """The authors' sampling settings: numbers when both sample alike, else [B] tensors chosen per row."""
+
+    senior: SamplingParams
+    junior: SamplingParams
+    mixed: bool    # both write and their settings differ
+    sampled: bool  # some author samples (temperature > 0): the draws need noise
+
+    @classmethod
+    def of(cls, rc, schedule) -> "AuthorSampler":
+        """From a ``RolloutConfig`` (the junior's settings default to the senior's) and its ``Schedule``."""
+        sp = SamplingParams(rc.temperature, rc.top_p, rc.top_k)
+        jp = SamplingParams(_or(rc.junior_temperature, sp.temperature), _or(rc.junior_top_p, sp.top_p),
+                            _or(rc.junior_top_k, sp.top_k))
+        mixed = schedule.cowrites and sp != jp
+        if not schedule.senior_runs:  # the junior writes every token, with its own settings
+            sp = jp
+        return cls(sp, jp, mixed, sp.temperature > 0 or (mixed and jp.temperature > 0))
+
+    def draw(self, logits: torch.Tensor, senior_writes: torch.Tensor, noise) -> tuple[torch.Tensor, torch.Tensor]:
+        """``sample`` each row with its author's settings: (tokens, log-probs)."""
+        sp, jp = self.senior, self.junior
+        if not self.mixed:
+            return sample(logits, sp.temperature, sp.top_k, sp.top_p, noise=noise)
+        temp = torch.where(senior_writes, sp.temperature, jp.temperature)
+        top_p = torch.where(senior_writes, sp.top_p, jp.top_p)
+        top_k = torch.where(senior_writes, sp.top_k, jp.top_k)
+        return sample(logits, temp, top_k, top_p, noise=noise)
+
+
+class BatchDraws:
+    """Token noise and schedule coins, from two generators. Both are drawn for the full batch every step and
+    indexed by the active rows, so a row's draws never depend on which other rows have finished (dropping
+    finished rows leaves every result unchanged)."""
+
+    def __init__(self, seed: int, batch: int, vocab: int, device):
+        self.batch, self.vocab, self.device = batch, vocab, device
+        self.tokens = torch.Generator(device=device).manual_seed(seed)
+        self.coin = torch.Generator(device=device).manual_seed(seed ^ COIN_SALT)
+
+    def noise(self, rows) -> torch.Tensor:
+        return exponential_noise((self.batch, self.vocab), self.device, self.tokens)[rows]
+
+    def coins(self, rows) -> torch.Tensor:
+        return torch.rand(self.batch, generator=self.coin, device=self.device)[rows]

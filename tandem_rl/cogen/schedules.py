@@ -1,7 +1,9 @@
 """Schedules: who writes the next token, decided from the history alone (never from the sampled candidates).
 
 Each schedule is a small pure function of the state, the token just emitted and fresh coins; all rows at once,
-on device. ``state.senior[i]`` says who writes row ``i``'s *next* token (True = senior). The rules:
+on device. ``state.senior[i]`` says who writes row ``i``'s *next* token (True = senior). ``SCHEDULES`` holds one
+``Schedule`` record per name (which models run, coins, the turn limit, the step function): the engine asks the
+record and never tests a schedule's name. The rules:
 
 - ``solo``: the senior writes every token (the junior is not run). Vanilla GRPO.
 - ``junior``: the junior writes every token (the senior is not run).
@@ -27,14 +29,11 @@ Worked example (``word``, K = 3, coins for the redraws: senior, junior, junior):
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Optional
+from typing import Callable, Optional
 
 import torch
 
 from tandem_rl.cogen.vocab import TokenTables
-
-SCHEDULES = ("solo", "junior", "word", "token", "paragraph", "chunk")
-COIN_SCHEDULES = ("word", "token")  # the schedules that draw Bernoulli(p) coins
 
 
 @dataclass
@@ -58,23 +57,6 @@ class ScheduleState:
     def select(self, rows: torch.Tensor) -> "ScheduleState":
         """Keep only ``rows`` (used when finished rows are dropped from the batch)."""
         return ScheduleState(*(getattr(self, f.name)[rows] for f in fields(self)))
-
-
-def check_schedule(name: str) -> None:
-    if name not in SCHEDULES:
-        raise ValueError(f"rollout.schedule {name!r} is not one of {SCHEDULES}")
-
-
-def initial_state(name: str, coins: torch.Tensor, p: float) -> ScheduleState:
-    """State before the first response token. ``coins`` [B] uniform in [0, 1); senior if ``coin < p``."""
-    check_schedule(name)
-    b, dev = coins.shape[0], coins.device
-    if name in COIN_SCHEDULES:
-        senior = coins < p
-    else:
-        senior = torch.full((b,), name != "junior", dtype=torch.bool, device=dev)
-    zeros = torch.zeros(b, dtype=torch.long, device=dev)
-    return ScheduleState(senior, zeros, zeros.clone(), torch.zeros(b, dtype=torch.bool, device=dev), zeros.clone())
 
 
 def word_step(state: ScheduleState, token: torch.Tensor, word_start: torch.Tensor, coins: torch.Tensor,
@@ -115,15 +97,73 @@ def chunk_step(state: ScheduleState, chunk_size: int) -> ScheduleState:
                          state.prev_newline, state.redraws)
 
 
+@dataclass(frozen=True)
+class Schedule:
+    """What one schedule means to the engine, which asks these fields instead of testing the schedule's name.
+
+    Attributes:
+        name: the ``rollout.schedule`` value.
+        senior_runs / junior_runs: whether each model is run (and may write); a schedule that runs one model only
+            gives every token to it.
+        coins: the first author and every redraw are Bernoulli(p) coins (else the first author is the senior,
+            or the junior when the senior does not run).
+        turn_limit: ``rollout.max_turns`` ends a row after that many completed turns.
+        step: ``step(state, token, tables, coins, p, redraw_cap, chunk_size)`` -> the state after ``token``;
+            None: the author never changes.
+    """
+
+    name: str
+    senior_runs: bool = True
+    junior_runs: bool = True
+    coins: bool = False
+    turn_limit: bool = False
+    step: Optional[Callable[..., ScheduleState]] = None
+
+    @property
+    def cowrites(self) -> bool:
+        """Both models write (a tandem schedule)."""
+        return self.senior_runs and self.junior_runs
+
+    def initial(self, coins: torch.Tensor, p: float) -> ScheduleState:
+        """State before the first response token. ``coins`` [B] uniform in [0, 1); senior if ``coin < p``."""
+        b, dev = coins.shape[0], coins.device
+        senior = coins < p if self.coins else torch.full((b,), self.senior_runs, dtype=torch.bool, device=dev)
+        zeros = torch.zeros(b, dtype=torch.long, device=dev)
+        return ScheduleState(senior, zeros, zeros.clone(), torch.zeros(b, dtype=torch.bool, device=dev), zeros.clone())
+
+    def advance(self, state: ScheduleState, token: torch.Tensor, tables: TokenTables, coins: Optional[torch.Tensor],
+                *, p: float, redraw_cap: int, chunk_size: int) -> ScheduleState:
+        """The state after emitting ``token`` [B]; ``coins`` [B] uniform (read by coin schedules only)."""
+        if self.step is None:
+            return state
+        return self.step(state, token, tables, coins, p, redraw_cap, chunk_size)
+
+
+SCHEDULES = {s.name: s for s in (
+    Schedule("solo", junior_runs=False),
+    Schedule("junior", senior_runs=False),
+    Schedule("word", coins=True, step=lambda st, tok, tables, coins, p, cap, size:
+             word_step(st, tok, tables.word_start, coins, p, cap)),
+    Schedule("token", coins=True, step=lambda st, tok, tables, coins, p, cap, size: token_step(st, coins, p)),
+    Schedule("paragraph", turn_limit=True, step=lambda st, tok, tables, coins, p, cap, size:
+             paragraph_step(st, tok, tables)),
+    Schedule("chunk", step=lambda st, tok, tables, coins, p, cap, size: chunk_step(st, size)),
+)}
+
+
+def get(name: str) -> Schedule:
+    """The schedule called ``name``; ``ValueError`` naming the choices otherwise."""
+    if name not in SCHEDULES:
+        raise ValueError(f"rollout.schedule {name!r} is not one of {tuple(SCHEDULES)}")
+    return SCHEDULES[name]
+
+
+def initial_state(name: str, coins: torch.Tensor, p: float) -> ScheduleState:
+    """``get(name).initial(coins, p)``: the state before the first response token."""
+    return get(name).initial(coins, p)
+
+
 def advance(name: str, state: ScheduleState, token: torch.Tensor, tables: TokenTables,
             coins: Optional[torch.Tensor], *, p: float, redraw_cap: int, chunk_size: int) -> ScheduleState:
-    """The state after emitting ``token`` [B]; ``coins`` [B] uniform, needed by the ``word``/``token`` schedules."""
-    if name == "word":
-        return word_step(state, token, tables.word_start, coins, p, redraw_cap)
-    if name == "token":
-        return token_step(state, coins, p)
-    if name == "paragraph":
-        return paragraph_step(state, token, tables)
-    if name == "chunk":
-        return chunk_step(state, chunk_size)
-    return state  # solo, junior: the author never changes
+    """``get(name).advance(...)``: the state after emitting ``token`` [B]."""
+    return get(name).advance(state, token, tables, coins, p=p, redraw_cap=redraw_cap, chunk_size=chunk_size)

@@ -1,10 +1,10 @@
 """Fixed-shape decoding for one model: a reusable transformers ``StaticCache`` and an optionally compiled step.
 
 Why: eager decoding with a growing ``DynamicCache`` spends each step on Python and many small kernel launches, and
-its shapes change every step; on a GPU that overhead, not arithmetic, dominates (docs/offline.md: 63.6 ms per step
-for HF ``generate`` vs a 2.1 ms weight-read floor). With a cache preallocated to the call's full width and the
-full-width attention mask, every decode step has identical shapes, so the step can be compiled once
-(``torch.compile``, mode "reduce-overhead" = CUDA graphs on CUDA) and replayed.
+its shapes change every step; on a GPU that overhead, not arithmetic, can dominate a small-batch decode step. With a
+cache preallocated to the call's full width and the full-width attention mask, every decode step has identical
+shapes, so the step can be compiled once (``torch.compile``, mode "reduce-overhead" = CUDA graphs on CUDA) and
+replayed.
 
     dec = StaticDecoder(model, vocab=len(tok), compile=True)
     dec.start(batch=8, max_len=width + max_new_tokens)   # the cache is reset and reused when the shape repeats
@@ -33,7 +33,7 @@ from typing import Optional
 
 import torch
 
-DECODE_MODES = ("dynamic", "static", "compiled")
+from tandem_rl.cogen.config import DECODE_MODES  # noqa: F401  (re-exported: the engine's decode modes)
 # With fullgraph=True, torch raises this instead of silently falling back to eager once a function has too many shapes.
 _RECOMPILE_LIMIT = getattr(torch._dynamo.exc, "FailOnRecompileLimitHit", ())
 

@@ -24,8 +24,9 @@ from dataclasses import dataclass
 
 import torch
 
+from tandem_rl.cogen.config import WORD_START_RULES
+
 SPACE_MARKERS = ("\u0120", "\u2581")  # Ġ (byte-level BPE), ▁ (SentencePiece)
-WORD_START_RULES = ("marker", "whitespace")
 
 
 @dataclass

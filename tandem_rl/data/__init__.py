@@ -6,7 +6,7 @@
     enc = encode_problems(tokenizer, train, cfg.data)   # (problems, prompt_ids, skipped)
 """
 
-from tandem_rl.data.config import PAPER_INSTRUCTION, DataConfig
+from tandem_rl.data.config import PAPER_INSTRUCTION, RELEASE_INSTRUCTION, RUN_INSTRUCTION, DataConfig
 from tandem_rl.data.gym import gym_problems
 from tandem_rl.data.loading import load_problems, split_holdout
 from tandem_rl.data.problem import DataError, Problem, ProblemSet, SkippedRow
@@ -14,6 +14,7 @@ from tandem_rl.data.prompts import EncodedProblems, build_prompt_ids, build_prom
 from tandem_rl.data.readers import read_rows
 from tandem_rl.data.recipes import RECIPES, Part
 
-__all__ = ["DataConfig", "PAPER_INSTRUCTION", "DataError", "Problem", "ProblemSet", "SkippedRow", "load_problems",
+__all__ = ["DataConfig", "PAPER_INSTRUCTION", "RELEASE_INSTRUCTION", "RUN_INSTRUCTION", "DataError", "Problem",
+           "ProblemSet", "SkippedRow", "load_problems",
            "split_holdout", "build_prompt_ids", "build_prompt_text", "encode_problems", "EncodedProblems",
            "user_message", "gym_problems", "read_rows", "RECIPES", "Part"]

@@ -4,7 +4,8 @@
     train, held_out = split_holdout(ps.problems, n=1000, seed=0)
 
 ``data.source`` is read as: ``gym:<generator>`` (reasoning-gym), ``world:train`` / ``world:test`` (the embedded
-world's shipped problems), a recipe name (``recipes.py``), an existing file or
+world's shipped problems), ``olympiadbench:<file>`` / ``olympiadbench`` (a local published OlympiadBench file,
+``olympiadbench.py``), a recipe name (``recipes.py``), an existing file or
 folder, else a hub dataset name. Rows are validated (``validate.py``); then the problems are shuffled with
 ``data.shuffle_seed`` and cut to ``data.limit``. The hold-out split is left to the caller (``split_holdout``), so
 that training and evaluation agree on it without loading twice.
@@ -18,12 +19,14 @@ from collections import Counter
 from pathlib import Path
 from typing import Sequence
 
+from tandem_rl.data import olympiadbench
 from tandem_rl.data.config import DataConfig
 from tandem_rl.data.gym import gym_problems
 from tandem_rl.data.problem import DataError, Problem, ProblemSet, SkippedRow
 from tandem_rl.data.readers import read_rows
 from tandem_rl.data.recipes import RECIPES, Part, local_copy
 from tandem_rl.data.validate import to_problems
+from tandem_rl.world.assets import resolve
 
 
 def _load_part(part: Part, cfg: DataConfig) -> tuple[list[Problem], list[SkippedRow]]:
@@ -57,13 +60,13 @@ def _load_unshuffled(cfg: DataConfig) -> ProblemSet:
         return ProblemSet(gym_problems(source[4:], cfg.gym_size, cfg.gym_seed))
     if source.startswith("world:"):
         # The embedded world's shipped problem files (world:train, world:test); read like any other jsonl.
-        from tandem_rl.world.assets import problems_file
-
-        path = problems_file(source.split(":", 1)[1])
-        problems, skipped = to_problems(read_rows(str(path), cfg.split), file=source, source=source,
+        problems, skipped = to_problems(read_rows(resolve(source), cfg.split), file=source, source=source,
                                         on_error=cfg.on_error, problem_column=cfg.problem_column,
                                         answer_column=cfg.answer_column)
         return ProblemSet(problems, skipped)
+    olympiad = olympiadbench.source_path(source, cfg.recipe_dir)
+    if olympiad is not None:
+        return olympiadbench.load_olympiadbench(olympiad, on_error=cfg.on_error)
     if source in RECIPES:
         problems, skipped = [], []
         for part in RECIPES[source]:

@@ -1,4 +1,4 @@
-"""Prompts: the senior's chat template around one user message, no system prompt (method.md, "Rollout").
+"""Prompts: the senior's chat template around one user message, no system prompt (as the paper's rollouts).
 
 The user message is the problem, a space, then the instruction (the authors append their boxed-answer instruction to
 the problem the same way)::

@@ -2,7 +2,7 @@
 
 Names, splits, columns and exclusions follow the authors' own build scripts (CSSLab/Tandem-RLVR,
 ``data/build_deepscaler.py`` and ``data/build_evals.py``), which produce the paper's training set and its
-evaluation sets (Jiao et al., arXiv 2606.28166, "Paper setup" and "Evaluation protocols" in method.md)::
+evaluation sets (Jiao et al., arXiv 2606.28166)::
 
     data.source: deepscaler     # 40,309 training problems (hold 1,000 out: data.holdout=1000)
     data.source: aime           # AIME 24 + 25 + 26 pooled (90)
@@ -11,7 +11,8 @@ evaluation sets (Jiao et al., arXiv 2606.28166, "Paper setup" and "Evaluation pr
 
 Offline, ``data.recipe_dir`` points at a folder of local copies, one per part, in the hub's own columns:
 ``<recipe_dir>/<part>.jsonl`` (or ``.parquet``/``.csv``, or a ``save_to_disk`` folder ``<recipe_dir>/<part>/``).
-OlympiadBench (581) has no public source the authors could rebuild from, so there is no recipe for it.
+OlympiadBench (581) has no public source the authors could rebuild from, so there is no hub recipe for it: a local
+copy in its published format is read by ``olympiadbench.py`` (``data.source: olympiadbench:<file>``).
 """
 
 from __future__ import annotations

@@ -16,6 +16,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tandem_rl.config import load_config
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("config", nargs="?", help="YAML config (omit for defaults); key=value overrides may follow.")
@@ -63,8 +65,7 @@ def parse_groups(specs: list[str]) -> dict[str, list[str]]:
 
 
 def run(args) -> int:
-    from tandem_rl.config import load_config
-    from tandem_rl.eval.runner import evaluate
+    from tandem_rl.eval.runner import evaluate  # torch: imported when the command runs (a quick --help)
 
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config and not Path(config).exists():

@@ -20,7 +20,10 @@ class EvalConfig:
     max_new_tokens: int = field(default=3000, metadata={"help": "Evaluation response budget. Paper: 3000."})
     handoff_schedules: list[str] = field(default_factory=lambda: ["paragraph"], metadata={"help": (
         "Engine schedules for handoff robustness (paper: paragraph = reasoning-step alternation).")})
-    max_rounds: int = field(default=150, metadata={"help": "Paragraph schedule: stop after this many turns. Paper: 150."})
+    max_rounds: int = field(default=75, metadata={"help": (
+        "Paragraph schedule: stop after this many rounds, a round = one senior turn + one junior turn (so at most "
+        "2 x max_rounds turns). Paper / authors' code: 150 rounds (up to 300 turns; the paper recipe sets it). "
+        "Default 75 = the 150-turn cap this field meant before it counted rounds.")})
     notation_regex: Optional[str] = field(default=None, metadata={"help": (
         "Regex whose presence in a response counts toward the notation rate (e.g. '<<|>>' for calculator jargon).")})
     bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples (over problems) for confidence intervals."})
@@ -31,7 +34,20 @@ class EvalConfig:
     metrics: list[str] = field(default_factory=lambda: ["solo", "handoff", "legibility", "drift"], metadata={"help": (
         "What to compute: solo (pass@k of the senior alone; always on), handoff (pass@k under each handoff "
         "schedule), legibility (junior cross-entropy on the senior's solo text), drift (KL(senior || base) and "
-        "KL(senior || junior) on the senior's solo text). Jiao et al. 2026, §5.")})
+        "KL(senior || junior) on the senior's solo text). Jiao et al. 2026, §5. Also: transfer (the junior "
+        "finishes from growing prefixes of the senior's solo solutions; off by default; eval.transfer_*).")})
+    transfer_fractions: list[float] = field(default_factory=lambda: [0.0, 0.25, 0.5, 0.75, 1.0], metadata={"help": (
+        "Transfer curves (metric 'transfer'): the fractions f of the senior's reasoning handed to the junior; must "
+        "increase from 0 to 1. f = 1 is the whole reasoning cut before the final \\boxed, so the junior still writes "
+        "the answer (Roytburg et al. 2026, arXiv 2603.20508; docs/evaluation.md).")})
+    transfer_units: list[str] = field(default_factory=lambda: ["tokens", "steps"], metadata={"help": (
+        "How prefixes are measured: 'tokens' (f x reasoning tokens) and/or 'steps' (f x reasoning steps, a step "
+        "ending at a blank line as in the paragraph schedule).")})
+    transfer_limit: Optional[int] = field(default=None, metadata={"help": (
+        "Transfer curves on the first this-many problems of each benchmark only (null = all): the curves cost "
+        "about one junior generation per distinct prefix.")})
+    transfer_samples: Optional[int] = field(default=None, metadata={"help": (
+        "Transfer curves from the first this-many solo samples of each problem (null = all eval.n_samples).")})
     displacement: Optional[str] = field(default=None, metadata={"help": (
         "'GRPO_LABEL,TANDEM_LABEL': at positions of both seniors' solo texts where the GRPO senior's top token "
         "differs from the base's, the share where the tandem senior's top token equals the base's (needs a base). "

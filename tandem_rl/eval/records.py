@@ -10,7 +10,8 @@ decoded text, for two-colour transcripts)::
 
 ``ce_junior`` / ``kl_base`` / ``kl_junior`` are per-token means over the response (solo samples only; ``null``
 where not computed or the response is empty); ``steps`` is the step checker's ``[n_steps, n_false]``.
-Displacement rows (one per shared text) go to their own file with :class:`DisplacementRecord`.
+Displacement rows (one per shared text) go to their own file with :class:`DisplacementRecord`, transfer
+continuations (``eval/transfer.py``) to ``<label>/transfer.jsonl`` with :class:`TransferRecord`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ SAMPLES_FILE = "samples.jsonl"
 SUMMARY_FILE = "summary.json"
 DISPLACEMENT_FILE = "displacement.jsonl"
 COMPARISON_FILE = "comparison.json"
+TRANSFER_FILE = "transfer.jsonl"
 
 
 @dataclass
@@ -63,6 +65,28 @@ class DisplacementRecord:
     positions: int
     displaced: int
     returned: int
+
+
+@dataclass
+class TransferRecord:
+    """One junior continuation from a prefix of a senior solo response (``eval/transfer.py``): ``unit`` "tokens"
+    or "steps", the grid ``fraction``, the prefix length it gave, the reasoning's length in tokens and in steps;
+    ``response_ids`` / ``text`` / ``reward`` are the junior's continuation alone and its grade."""
+
+    label: str
+    benchmark: str
+    problem_id: str
+    sample: int
+    unit: str
+    fraction: float
+    prefix_tokens: int
+    reasoning_tokens: int
+    steps: int
+    response_ids: list[int] = field(default_factory=list)
+    text: str = ""
+    reward: float = 0.0
+    extracted: Optional[str] = None
+    finish_reason: str = "eos"
 
 
 def write_jsonl(path: str | os.PathLike, rows: Iterable) -> None:

@@ -5,19 +5,23 @@ For each senior (label -> checkpoint), in this order:
 1. solo: every problem x ``eval.n_samples`` rows through the engine (``schedule="solo"``), in engine batches of
    ``eval.batch_size`` rows, graded with the reward chain -> pass@k;
 2. handoff: the same rows under each of ``eval.handoff_schedules`` with the junior (paper: ``paragraph``, the
-   reasoning-step schedule, junior = frozen base, at most ``eval.max_rounds`` turns) -> handoff pass@k;
+   reasoning-step schedule, junior = frozen base, at most ``eval.max_rounds`` rounds of two turns) -> handoff pass@k;
 3. teacher-forced scoring of the solo responses: the junior's CE (legibility) and KL(senior || base),
    KL(senior || junior) (drift);
 4. notation rate and, with a step checker, faithfulness;
+5. with ``transfer`` in ``eval.metrics``: transfer curves, the junior finishing from growing prefixes of the solo
+   responses (``transfer.py``) -> ``<label>/transfer.jsonl``;
 
-then writes ``<output_dir>/<label>/samples.jsonl`` + ``summary.json``. After all seniors: paired comparisons,
+then writes ``<output_dir>/<label>/samples.jsonl`` + ``summary.json`` (with ``cost``: per protocol, the tokens
+each model wrote and the time and parameters x tokens of its forward passes, ``Rollouts.cost``). After all seniors: paired comparisons,
 seed groups and (with ``eval.displacement``) token displacement go to ``<output_dir>/comparison.json``.
 
     summary = evaluate(cfg, {"grpo": "runs/grpo", "tandem": "runs/tandem"}, junior="world:junior",
                        base="world:senior", output_dir="evals/demo")
     summary["labels"]["tandem"]["metrics"]["solo_pass@k"]["macro"]["value"]   # [pass@1, ..., pass@n]
 
-A run folder (with ``checkpoints/latest.txt``) stands for its newest checkpoint. Every sample gets the same seed
+A run folder (with ``checkpoints/latest.txt``) stands for its newest checkpoint; ``RUN@best`` for the checkpoint kept
+by validation (``train.best_metric``), ``RUN@step_000120`` for one step's. Every sample gets the same seed
 under every senior (common random numbers), which tightens paired comparisons.
 """
 
@@ -29,13 +33,25 @@ from pathlib import Path
 from typing import Optional
 
 import numpy as np
+import torch
+from tqdm.auto import tqdm
 
+from tandem_rl.cogen.engine import CoGenerator
+from tandem_rl.cogen.rollouts import Rollouts
+from tandem_rl.cogen.schedules import SCHEDULES
+from tandem_rl.config import save_config
+from tandem_rl.data import encode_problems, load_problems
 from tandem_rl.eval.displacement import displacement_counts
-from tandem_rl.eval.records import (COMPARISON_FILE, DISPLACEMENT_FILE, SAMPLES_FILE, SUMMARY_FILE,
-                                    DisplacementRecord, SampleRecord, read_jsonl, write_json, write_jsonl)
-from tandem_rl.eval.summary import compare, displacement_metric, label_metrics, summarize_label, summarize_metrics
+from tandem_rl.eval.records import (COMPARISON_FILE, DISPLACEMENT_FILE, SAMPLES_FILE, SUMMARY_FILE, TRANSFER_FILE,
+                                    DisplacementRecord, SampleRecord, TransferRecord, read_jsonl, write_json,
+                                    write_jsonl)
+from tandem_rl.eval.summary import compare, displacement_metric, label_metrics, summarize_metrics
 from tandem_rl.eval.teacher_forcing import score_texts
 from tandem_rl.eval.text_checks import StepChecker, faithfulness, load_step_checker, notation_flags, step_counts
+from tandem_rl.eval.transfer import UNITS, check_fractions, label_summary, run_transfer, transfer_metrics
+from tandem_rl.models import freeze, load_model, load_tokenizer
+from tandem_rl.rewards import GraderPool, char_authors
+from tandem_rl.train.checkpoint import latest_marker, resolve_named, split_named
 
 
 @dataclasses.dataclass
@@ -50,8 +66,13 @@ class Row:
 
 
 def resolve_checkpoint(path: str) -> str:
-    """A run folder -> its newest complete checkpoint (``checkpoints/latest.txt``); anything else unchanged."""
-    latest = Path(path) / "checkpoints" / "latest.txt"
+    """A run folder -> its newest complete checkpoint (``checkpoints/latest.txt``); ``RUN@best`` -> the run's kept
+    best (``checkpoints/best``), ``RUN@step_000120`` -> that step's checkpoint, ``RUN@latest`` -> the newest (an
+    error names what the run holds when one is missing); anything else unchanged."""
+    run, name = split_named(path)
+    if name is not None:
+        return str(resolve_named(run, name))
+    latest = latest_marker(path)
     if latest.is_file():
         name = latest.read_text().strip()
         ckpt = latest.parent / name
@@ -62,7 +83,10 @@ def resolve_checkpoint(path: str) -> str:
 
 
 def benchmark_name(source: str) -> str:
-    """'data/aime24.jsonl' -> 'aime24'; 'gym:chain_sum' -> 'gym-chain_sum'; 'aime' -> 'aime'."""
+    """'data/aime24.jsonl' -> 'aime24'; 'gym:chain_sum' -> 'gym-chain_sum'; 'aime' -> 'aime';
+    'olympiadbench:/x/OE_TO_maths_en_COMP.json' -> 'olympiadbench'."""
+    if source.startswith("olympiadbench:"):
+        return "olympiadbench"
     p = Path(source)
     name = p.stem if p.suffix in (".jsonl", ".json", ".parquet", ".csv") else (p.name or source)
     return name.replace(":", "-")
@@ -70,7 +94,6 @@ def benchmark_name(source: str) -> str:
 
 def load_benchmarks(cfg) -> tuple[dict[str, list], dict[str, int]]:
     """benchmark name -> problems, and skipped-row counts, from ``cfg.eval.benchmarks`` via the data module."""
-    from tandem_rl.data import load_problems
 
     if not cfg.eval.benchmarks:
         raise ValueError("eval.benchmarks is empty: name at least one data source (e.g. eval.benchmarks=[aime])")
@@ -92,7 +115,6 @@ def load_benchmarks(cfg) -> tuple[dict[str, list], dict[str, int]]:
 def build_rows(cfg, benchmarks: dict[str, list], tokenizer, skipped: dict[str, int]) -> list[Row]:
     """Every (problem, sample) row, problem-major; prompts too long for ``data.max_prompt_tokens`` are skipped and
     added to ``skipped``."""
-    from tandem_rl.data import encode_problems
 
     rows = []
     for b, problems in benchmarks.items():
@@ -111,16 +133,23 @@ def eval_rollout(cfg, schedule: str):
     return dataclasses.replace(
         cfg.rollout, schedule=schedule, max_new_tokens=ec.max_new_tokens, temperature=ec.temperature,
         top_p=ec.top_p, top_k=ec.top_k, junior_temperature=None, junior_top_p=None, junior_top_k=None, p_end=None,
-        max_turns=ec.max_rounds if schedule == "paragraph" else None)
+        max_turns=turn_cap(ec.max_rounds) if SCHEDULES[schedule].turn_limit else None)
+
+
+def turn_cap(max_rounds: int) -> int:
+    """The engine's turn limit for ``eval.max_rounds``: a round is a senior turn plus a junior turn, as the
+    authors count it (150 rounds = up to 300 turns)::
+
+        >>> turn_cap(150)
+        300
+    """
+    return 2 * max_rounds
 
 
 def generate_rows(gen, rows: list[Row], rollout, *, batch_size: int, seed: int, desc: str, progress: bool):
     """All rows through the engine in batches of ``batch_size``; batch ``i`` uses seed ``seed + i``."""
-    from tandem_rl.cogen.rollouts import Rollouts
-
     starts = range(0, len(rows), batch_size)
     if progress:
-        from tqdm.auto import tqdm
         starts = tqdm(starts, desc=desc, unit="batch")
     parts = [gen.generate([r.prompt_ids for r in rows[s:s + batch_size]], rollout, seed=seed + i)
              for i, s in enumerate(starts)]
@@ -139,7 +168,6 @@ def _segments(text: str, who: np.ndarray) -> list[list]:
 
 
 def grade_rows(pool, tokenizer, rows: list[Row], ro, *, label: str, schedule: str, answer_format: str):
-    from tandem_rl.rewards import char_authors
 
     decoded = [char_authors(tokenizer, ids, a) for ids, a in zip(ro.response_ids, ro.author)]
     results = pool.grade([t for t, _ in decoded], [r.gold for r in rows], answer_format=answer_format,
@@ -162,30 +190,28 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
 
     ``reuse=True``: a label whose ``samples.jsonl`` already exists in ``output_dir`` is not generated again; its
     records are read back (e.g. after a crash in a later label, or to add displacement afterwards)."""
-    import torch
-
-    from tandem_rl.cogen.engine import CoGenerator
-    from tandem_rl.models import freeze, load_model, load_tokenizer
-    from tandem_rl.rewards import GraderPool
-
     ec, mc = cfg.eval, cfg.model
     if not seniors:
         raise ValueError("evaluate: no senior checkpoints given")
     metrics_on = set(ec.metrics) | {"solo"}
-    unknown = metrics_on - {"solo", "handoff", "legibility", "drift"}
+    unknown = metrics_on - {"solo", "handoff", "legibility", "drift", "transfer"}
     if unknown:
-        raise ValueError(f"eval.metrics: unknown {sorted(unknown)}; choose from solo, handoff, legibility, drift")
-    from tandem_rl.cogen.schedules import SCHEDULES
-    bad = [s for s in ec.handoff_schedules if s not in SCHEDULES or s in ("solo", "junior")]
+        raise ValueError(f"eval.metrics: unknown {sorted(unknown)}; choose from solo, handoff, legibility, drift, "
+                         "transfer")
+    if "transfer" in metrics_on:
+        check_fractions(ec.transfer_fractions)
+        bad_units = [u for u in ec.transfer_units if u not in UNITS] or ([] if ec.transfer_units else ["(none)"])
+        if bad_units:
+            raise ValueError(f"eval.transfer_units: {bad_units}; choose one or more of {list(UNITS)}")
+    bad = [s for s in ec.handoff_schedules if s not in SCHEDULES or not SCHEDULES[s].cowrites]
     if "handoff" in metrics_on and bad:
         raise ValueError(f"eval.handoff_schedules: {bad} are not co-writing schedules; choose from "
-                         f"{[s for s in SCHEDULES if s not in ('solo', 'junior')]}")
+                         f"{[s for s in SCHEDULES if SCHEDULES[s].cowrites]}")
     checker = step_checker or load_step_checker(ec.step_checker)
     disp = _parse_displacement(ec.displacement, seniors, base)
     benches, skipped_rows = load_benchmarks(cfg)  # bad data fails before any model loads
     out_dir = Path(output_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    from tandem_rl.config import save_config
     save_config(cfg, out_dir / "eval_config.yaml")
 
     junior_dev = mc.junior_device or mc.device
@@ -203,17 +229,19 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
             rows = build_rows(cfg, benches, tok, skipped)
             if reuse and (out_dir / label / SAMPLES_FILE).is_file():
                 records = _reused(out_dir / label / SAMPLES_FILE, rows)
-                summaries[label] = summarize_label(records, label=label, **opts)
+                transfer = (read_jsonl(out_dir / label / TRANSFER_FILE, TransferRecord)
+                            if (out_dir / label / TRANSFER_FILE).is_file() else [])
+                summaries[label] = label_summary(records, transfer, label=label, **opts)
                 summaries[label].update(checkpoint=path, junior=junior, base=base, skipped=skipped, reused=True)
                 write_json(out_dir / label / SUMMARY_FILE, summaries[label])
-                metrics_by_label[label] = label_metrics(records, where=label)
+                metrics_by_label[label] = {**label_metrics(records, where=label), **transfer_metrics(transfer)}
                 if disp and label in disp:
                     solo = [r for r in records if r.schedule == "solo"]
                     solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
                 continue
             senior = load_model(path, dtype=mc.dtype, device=mc.device)
             gen = CoGenerator(senior, junior_model, tok, decode=cfg.rollout.decode)
-            records = []
+            records, cost = [], {}
             schedules = ["solo"] + (list(ec.handoff_schedules) if "handoff" in metrics_on else [])
             for si, schedule in enumerate(schedules):
                 ro = generate_rows(gen, rows, eval_rollout(cfg, schedule), batch_size=ec.batch_size,
@@ -221,6 +249,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                                    progress=progress)
                 records += grade_rows(pool, tok, rows, ro, label=label, schedule=schedule,
                                       answer_format=cfg.reward.answer_format)
+                cost[schedule] = ro.cost()
             solo = [r for r in records if r.schedule == "solo"]
             _score_solo(solo, rows, senior, junior_model, base_model, metrics_on, ec.score_token_budget,
                         gen.pad_token_id, progress, label)
@@ -232,12 +261,17 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                     steps = step_counts(checker(r.text))
                     faithfulness(steps, r.reward >= 0.5)  # validates the checker's answer
                     r.steps = list(steps)
+            transfer = []
+            if "transfer" in metrics_on:
+                transfer, ro = _transfer(cfg, gen, pool, tok, rows, solo, label, progress)
+                cost["transfer"] = ro.cost()
+                write_jsonl(out_dir / label / TRANSFER_FILE, transfer)
             write_jsonl(out_dir / label / SAMPLES_FILE, records)
-            summary = summarize_label(records, label=label, **opts)
-            summary.update(checkpoint=path, junior=junior, base=base, skipped=skipped)
+            summary = label_summary(records, transfer, label=label, **opts)
+            summary.update(checkpoint=path, junior=junior, base=base, skipped=skipped, cost=cost)
             write_json(out_dir / label / SUMMARY_FILE, summary)
             summaries[label] = summary
-            metrics_by_label[label] = label_metrics(records, where=label)
+            metrics_by_label[label] = {**label_metrics(records, where=label), **transfer_metrics(transfer)}
             if disp and label in disp:
                 solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
             del gen, senior
@@ -250,6 +284,24 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                                                    **opts)
     write_json(out_dir / COMPARISON_FILE, comparison)
     return {"labels": summaries, "comparison": comparison}
+
+
+def _transfer(cfg, gen, pool, tok, rows: list[Row], solo: list[SampleRecord], label: str, progress: bool):
+    """Transfer curves on the first ``eval.transfer_limit`` problems of each benchmark and the first
+    ``eval.transfer_samples`` solo samples of each (``solo[i]`` answers ``rows[i]``)."""
+    ec = cfg.eval
+    keep, seen = [], {}
+    for i, r in enumerate(solo):
+        probs = seen.setdefault(r.benchmark, {})
+        probs.setdefault(r.problem_id, len(probs))
+        if ((ec.transfer_limit is None or probs[r.problem_id] < ec.transfer_limit)
+                and (ec.transfer_samples is None or r.sample < ec.transfer_samples)):
+            keep.append(i)
+    return run_transfer(gen, pool, tok, [rows[i].prompt_ids for i in keep], [solo[i] for i in keep],
+                        eval_rollout(cfg, "junior"), fractions=ec.transfer_fractions, units=ec.transfer_units,
+                        batch_size=ec.batch_size, seed=ec.seed * 1_000_003 + 50 * 100_003,
+                        answer_format=cfg.reward.answer_format, label=label, progress=progress,
+                        generate_rows=generate_rows)
 
 
 def _reused(path: Path, rows: list[Row]) -> list[SampleRecord]:
@@ -300,7 +352,6 @@ def _score_solo(solo, rows, senior, junior, base, metrics_on, budget, pad_id, pr
 
 def _displacement(cfg, seniors, disp, base_model, solo_texts, out_dir, progress, **opts) -> dict:
     """Top tokens of GRPO, tandem and base on both seniors' solo texts -> displaced / returned counts."""
-    from tandem_rl.models import load_model
 
     mc = cfg.model
     grpo, tandem = disp

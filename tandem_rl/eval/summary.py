@@ -13,6 +13,8 @@ Per-problem reductions (each problem weighs the same inside its benchmark; bench
 | ``faithful`` | share of its solo samples with no false step / 1 |
 | ``correct_with_false_step`` | correct solo samples with a false step / correct solo samples (pooled) |
 | ``handoff_<schedule>_senior_fraction`` | senior-written tokens / all tokens of its handoff samples (pooled) |
+| ``handoff_<schedule>_junior_answer_share`` | correct samples whose answer the junior wrote / correct samples |
+| ``transfer_<unit>_accuracy``, ``_auc`` | junior continuations correct at each prefix fraction; the curve's area |
 | ``<schedule>_tokens`` | mean response length in tokens / 1 |
 | ``displacement_share`` | displaced positions that return / displaced positions (pooled over its texts) |
 
@@ -96,6 +98,10 @@ def label_metrics(records: list[SampleRecord], where: str = "samples") -> dict[s
         if s != "solo":
             metrics[f"{prefix}_senior_fraction"] = _per_problem(
                 g, lambda rows: (sum(sum(r.author) for r in rows), sum(len(r.author) for r in rows)))
+            # whether the team's correct answers are the senior's or leaned on the junior (answer authorship)
+            metrics[f"{prefix}_junior_answer_share"] = _per_problem(g, lambda rows: (
+                sum(1 for r in rows if r.reward >= CORRECT and r.answer_author == "junior"),
+                sum(1 for r in rows if r.reward >= CORRECT)))
     solo = _grouped(records, "solo")
     if solo:
         metrics["legibility_ce"] = _per_problem(solo, lambda rows: _mean_of(r.ce_junior for r in rows))
@@ -169,7 +175,40 @@ def summarize_label(records: list[SampleRecord], *, label: str, resamples: int =
                            for s in dict.fromkeys(r.schedule for r in records)},
         "metrics": summarize_metrics({k: [v] for k, v in metrics.items()}, ratio_names(metrics),
                                      resamples=resamples, seed=seed, confidence=confidence),
+        "parts": part_breakdown(metrics, resamples=resamples, seed=seed, confidence=confidence),
     }
+
+
+def split_parts(metric: Metric, benchmark: str) -> Optional[Metric]:
+    """One pooled benchmark split into its parts by problem-id prefix (``aime24:7`` -> part ``aime24``); None when
+    it has one part. The paper pools AIME 24/25/26 into one macro entry; the authors' release reports each year::
+
+        >>> ids = {"aime": ["aime24:1", "aime24:2", "aime25:1"]}
+        >>> split_parts(Metric({"aime": np.array([1.0, 0.0, 1.0])}, {"aime": np.ones(3)}, ids), "aime").ids
+        {'aime24': ['aime24:1', 'aime24:2'], 'aime25': ['aime25:1']}
+    """
+    parts: dict[str, list[int]] = {}
+    for i, pid in enumerate(metric.ids[benchmark]):
+        parts.setdefault(pid.split(":", 1)[0] if ":" in pid else benchmark, []).append(i)
+    if len(parts) < 2:
+        return None
+    return Metric({p: metric.num[benchmark][ix] for p, ix in parts.items()},
+                  {p: metric.den[benchmark][ix] for p, ix in parts.items()},
+                  {p: [metric.ids[benchmark][i] for i in ix] for p, ix in parts.items()})
+
+
+def part_breakdown(metrics: dict[str, Metric], *, resamples: int, seed: int, confidence: float) -> dict:
+    """``{metric: {benchmark: {part: est}}}`` for the pass@k metrics of pooled benchmarks (outside the macro)."""
+    out: dict = {}
+    for name, m in metrics.items():
+        if not name.endswith("_pass@k"):
+            continue
+        for b in m.benchmarks:
+            split = split_parts(m, b)
+            if split is not None:
+                out.setdefault(name, {})[b] = {p: bootstrap([[split]], level=p, resamples=resamples, seed=seed,
+                                                            confidence=confidence).to_dict() for p in split.benchmarks}
+    return out
 
 
 def _count(xs) -> dict:

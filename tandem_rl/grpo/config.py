@@ -30,6 +30,15 @@ class GRPOConfig:
     lambda_jun: float = field(default=0.0, metadata={"help": (
         "Weight of a KL pull toward the junior on junior-written positions (k3 estimate of KL(junior || senior) "
         "from the junior's recorded sampling log-probs; no junior forward pass). Paper: defined, set to 0.")})
+    dual_clip: float = field(default=0.0, metadata={"help": (
+        "Dual-clip PPO (Ye et al. 2020; verl clip_ratio_c): for tokens with a negative advantage the loss is capped "
+        "at -dual_clip x A. 0 = off (default; TRL has none). The authors' verl 0.5 applies 3.0; the paper recipe "
+        "sets 3.0.")})
+    junior_weight: float = field(default=0.0, metadata={"help": (
+        "Put junior-written tokens into the clipped surrogate with this weight (senior tokens weigh 1; the "
+        "gradient goes through the senior's log-prob of the junior's token; token-mean divides by senior tokens + "
+        "weight x junior tokens). The authors' tandem_jr_tkn_weight; 0 (off) in the paper's runs and here. Unlike "
+        "lambda_jun, which is a KL pull, this is a policy-gradient term.")})
     solo_mix: float = field(default=0.0, metadata={"help": (
         "Trade-off knob (off by default): this fraction of each group (rounded to whole rollouts) is rolled out by "
         "the senior alone (schedule solo). They are ordinary members of the group baseline. Not in the paper.")})
@@ -47,5 +56,9 @@ class GRPOConfig:
             raise ValueError(f"grpo.adv_eps must be > 0, got {self.adv_eps}")
         if self.beta < 0 or self.lambda_jun < 0:
             raise ValueError(f"grpo.beta and grpo.lambda_jun must be >= 0, got {self.beta}, {self.lambda_jun}")
+        if self.dual_clip != 0.0 and not self.dual_clip > 1.0:
+            raise ValueError(f"grpo.dual_clip must be 0 (off) or > 1, got {self.dual_clip}")
+        if self.junior_weight < 0:
+            raise ValueError(f"grpo.junior_weight must be >= 0, got {self.junior_weight}")
         if not 0.0 <= self.solo_mix <= 1.0:
             raise ValueError(f"grpo.solo_mix must be in [0, 1], got {self.solo_mix}")

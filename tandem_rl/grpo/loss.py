@@ -3,6 +3,14 @@
 Notation (per token): m = loss mask (response AND senior-written), rho = exp(logp - logp_old), A = group advantage,
 ``l = -min(rho * A, clip(rho, 1 - eps_low, 1 + eps_high) * A)``.
 
+Two options the authors' verl stack has (CSSLab/Tandem-RLVR, verl 0.5), both off by default:
+
+- **dual-clip** (``dual_clip = c > 1``; Ye et al. 2020, verl ``clip_ratio_c``, 3.0 there): for a negative advantage
+  the per-token loss is capped at ``-c A``, so one token whose ratio exploded cannot dominate the mini-batch;
+- **junior-token weight** (``junior_weight = w``; the authors' ``tandem_jr_tkn_weight``, 0 in the paper's runs):
+  junior-written tokens enter the same clipped surrogate with weight ``w`` (senior tokens weigh 1). The gradient
+  flows through the *senior's* log-prob of the junior's token.
+
 Aggregation turns per-token values into the mini-batch loss. A mini-batch is processed in micro-batches (and, with
 data parallelism, on several ranks), so every function here takes the *global* counts of the mini-batch
 (``n_tokens`` masked-in tokens, ``n_seqs`` sequences) and returns this micro-batch's *share*: summing the shares of
@@ -53,17 +61,22 @@ def aggregate(values: torch.Tensor, mask: torch.Tensor, agg: str, *, n_tokens: f
 
 
 def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, mask: torch.Tensor,
-                      eps_low: float, eps_high: float) -> tuple[torch.Tensor, torch.Tensor]:
+                      eps_low: float, eps_high: float, dual_clip: float = 0.0) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-token PPO loss ``-min(rho A, clip(rho) A)`` and a bool tensor: where the clipped branch is active.
 
     ``adv`` is per row [B] or per token [B, T]. Masked-out positions get loss 0 and no gradient (the log-prob
-    difference is zeroed *before* ``exp`` so placeholders can never make inf or nan).
+    difference is zeroed *before* ``exp`` so placeholders can never make inf or nan). ``dual_clip = c`` (> 1; 0 =
+    off) caps the loss of tokens with ``A < 0`` at ``-c A`` (then no gradient flows through that token).
 
     >>> import torch
     >>> l, c = clipped_surrogate(torch.log(torch.tensor([[1.5, 0.5]])), torch.zeros(1, 2), torch.tensor([1.0]),
     ...                          torch.tensor([[1, 1]]), 0.2, 0.2)
     >>> l.tolist(), c.tolist()  # rho 1.5 with A > 0 is clipped to 1.2; rho 0.5 with A > 0 is not clipped
     ([[-1.2000000476837158, -0.5]], [[True, False]])
+    >>> l, _ = clipped_surrogate(torch.log(torch.tensor([[5.0, 2.0]])), torch.zeros(1, 2), torch.tensor([-1.0]),
+    ...                          torch.tensor([[1, 1]]), 0.2, 0.2, dual_clip=3.0)
+    >>> l.tolist()  # A = -1: rho 5 gives 5 without the cap, 3 with it; rho 2 stays 2 (under the cap)
+    [[3.0, 2.0]]
     """
     live = mask.bool()
     if adv.dim() == 1:
@@ -73,6 +86,9 @@ def clipped_surrogate(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Ten
     unclipped = ratio * adv
     clipped = torch.clamp(ratio, 1.0 - eps_low, 1.0 + eps_high) * adv
     loss = -torch.minimum(unclipped, clipped)
+    if dual_clip > 0:
+        # A < 0 and a huge ratio make -rho A unbounded; cap it at -c A (a constant: no gradient through it).
+        loss = torch.where(adv < 0, torch.minimum(loss, -dual_clip * adv), loss)
     return loss, (clipped < unclipped) & live
 
 
@@ -105,15 +121,27 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, los
               agg: str, n_tokens: float, n_seqs: float, max_len: float, eps_low: float, eps_high: float,
               ref_logp: torch.Tensor | None = None, beta: float = 0.0,
               junior_mask: torch.Tensor | None = None, junior_logp: torch.Tensor | None = None,
-              n_junior_tokens: float = 0.0, lambda_jun: float = 0.0) -> LossParts:
+              n_junior_tokens: float = 0.0, lambda_jun: float = 0.0, dual_clip: float = 0.0,
+              junior_weight: float = 0.0) -> LossParts:
     """Clipped surrogate on senior tokens, plus optional ``beta * k3`` to a reference and ``lambda_jun * k3`` pull
     toward the junior on junior-written positions (``junior_logp`` = the junior's recorded sampling log-probs; the
     estimate is of KL(junior || senior), since those tokens were drawn from the junior).
 
+    ``junior_weight = w > 0`` also puts junior tokens into the surrogate with weight ``w`` (``logp`` / ``old_logp``
+    there are the senior's log-probs of the junior's tokens): the per-token weights are ``loss_mask + w *
+    junior_mask`` and the token-mean denominator is ``n_tokens + w * n_junior_tokens`` (a weighted mean; at ``w = 0``
+    this is exactly the senior-only loss). ``dual_clip``: see ``clipped_surrogate``.
+
     All per-token inputs are [B, T] over response positions; ``logp`` carries the gradient.
     """
-    per_tok, clip_active = clipped_surrogate(logp, old_logp, adv, loss_mask, eps_low, eps_high)
-    policy = aggregate(per_tok, loss_mask, agg, n_tokens=n_tokens, n_seqs=n_seqs, max_len=max_len)
+    weights, n_weighted = loss_mask, n_tokens
+    if junior_weight > 0:
+        if junior_mask is None:
+            raise ValueError("junior_weight > 0 needs junior_mask")
+        weights = loss_mask.to(logp.dtype) + junior_weight * junior_mask.to(logp.dtype)
+        n_weighted = float(n_tokens) + junior_weight * float(n_junior_tokens)
+    per_tok, clip_active = clipped_surrogate(logp, old_logp, adv, weights, eps_low, eps_high, dual_clip)
+    policy = aggregate(per_tok, weights, agg, n_tokens=n_weighted, n_seqs=n_seqs, max_len=max_len)
     loss = policy
     zero = logp.new_zeros(())
     kl_ref_sum = kl_jun_sum = zero
@@ -132,4 +160,4 @@ def grpo_loss(logp: torch.Tensor, old_logp: torch.Tensor, adv: torch.Tensor, los
                                              max_len=max_len)
         kl_jun_sum = (kl_j * junior_mask).sum().detach()
     return LossParts(loss=loss, policy=policy.detach(), kl_ref_sum=kl_ref_sum, kl_junior_sum=kl_jun_sum,
-                     clipped=clip_active.sum(), tokens=loss_mask.sum())
+                     clipped=(clip_active & loss_mask.bool()).sum(), tokens=loss_mask.sum())

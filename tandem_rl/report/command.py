@@ -14,7 +14,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tandem_rl.report.page import build_report
+    from tandem_rl.report.page import build_report  # imported when the command runs (a quick --help)
 
     path = build_report(args.dirs, out=args.out, k=args.k, max_transcripts=args.transcripts)
     print(f"wrote {path}")

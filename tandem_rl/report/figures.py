@@ -2,6 +2,7 @@
 
     png = passk_figure({"grpo": summary_a, "tandem": summary_b})     # bytes starting with b"\\x89PNG"
     png = training_figure([run_a, run_b])                            # None when no run has a known metric
+    png = transfer_figure({"grpo": metrics_a, "tandem": metrics_b}, [0, 0.25, 0.5, 0.75, 1])   # None: no curves
 """
 
 from __future__ import annotations
@@ -86,4 +87,31 @@ def training_figure(runs, keys: Optional[list[str]] = None) -> Optional[bytes]:
         ax.set_visible(False)
     axes.flat[0].legend(fontsize=8)
     fig.tight_layout()
+    return _png(fig)
+
+
+def transfer_figure(rows: dict[str, dict], fractions: list[float]) -> Optional[bytes]:
+    """Transfer curves (``eval/transfer.py``): the junior's macro accuracy when handed the first fraction f of the
+    senior's reasoning, one panel per unit (tokens, steps), one line per row (label or seed group), 95% bands;
+    the area under each curve is in the legend. ``rows``: name -> a summary's ``metrics``."""
+    units = [u for u in ("tokens", "steps") if any(f"transfer_{u}_accuracy" in m for m in rows.values())]
+    if not units or not fractions:
+        return None
+    fig, axes = plt.subplots(1, len(units), figsize=(4.6 * len(units), 3.6), squeeze=False)
+    for ax, unit in zip(axes[0], units):
+        for name, metrics in rows.items():
+            est = metrics.get(f"transfer_{unit}_accuracy", {}).get("macro")
+            if not est or len(est["value"]) != len(fractions):
+                continue
+            area = metrics.get(f"transfer_{unit}_auc", {}).get("macro", {}).get("value")
+            line, = ax.plot(fractions, [_num(x) for x in est["value"]], marker="o", ms=3,
+                            label=name if area is None else f"{name} (AUC {area:.2f})")
+            ax.fill_between(fractions, [_num(x) for x in est["low"]], [_num(x) for x in est["high"]],
+                            color=line.get_color(), alpha=0.15, linewidth=0)
+        ax.set_title(f"transfer by {unit}")
+        ax.set_xlabel(f"fraction f of the senior's reasoning ({unit})")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    axes[0][0].set_ylabel("junior accuracy from the prefix")
     return _png(fig)

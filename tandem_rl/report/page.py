@@ -4,7 +4,7 @@ No external scripts, styles or fonts: the page opens offline. Every string that 
 is escaped.
 
     path = build_report(["evals/demo", "runs/grpo", "runs/tandem"], out="report.html", k=4)
-    # report.html, report_passk.png, report_training.png
+    # report.html, report_passk_0.png, report_transfer_0.png, report_training.png
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import html
 import os
 from pathlib import Path
 
-from tandem_rl.report import figures, tables, tradeoff, transcripts
+from tandem_rl.report import cost, figures, tables, tradeoff, transcripts
 from tandem_rl.report.sources import Sources, load_sources
 
 CSS = """
@@ -72,16 +72,35 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
             name = f"passk_{len(pngs)}"
             pngs[name] = png
             parts.append(_section("pass@k curves", _img(png, "pass@k curves")))
+        parts.append(_transfer_html(ev, rows, pngs))
+        parts.append(_section("Cost per role (evaluation)", cost.eval_cost_table(ev.summaries)))
         parts.append(_tradeoff_html(ev, pngs))
     if src.runs:
         png = figures.training_figure(src.runs)
         if png:
             pngs["training"] = png
             parts.append(_section("Training curves", _img(png, "training curves")))
+        parts.append(_section("Cost per role per training step, and the tandem overhead over solo",
+                              cost.training_cost_table(src.runs)))
     parts.append(_section("Co-written transcripts", _transcripts_html(src, max_transcripts)))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tandem-rl report</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n")
     return page, pngs
+
+
+def _transfer_html(ev, rows: dict[str, dict], pngs: dict[str, bytes]) -> str:
+    """Transfer curves of every label and seed group (the grid is the first summary's ``transfer_fractions``)."""
+    fractions = next((s["transfer_fractions"] for s in ev.summaries.values() if s.get("transfer_fractions")), None)
+    png = figures.transfer_figure(rows, fractions) if fractions else None
+    if png is None:
+        return ""
+    name = f"transfer_{sum(n.startswith('transfer') for n in pngs)}"
+    pngs[name] = png
+    note = ("<p class=\"note\">The junior alone finishes each senior solo solution from its first fraction f "
+            "(f = 1: the whole reasoning, cut before the final boxed answer, so the junior still writes the answer); "
+            "accuracy of the junior's continuation, macro over benchmarks, 95% bootstrap bands; AUC = area under "
+            "the curve (docs/evaluation.md).</p>")
+    return _section("Transfer curves", note + _img(png, "transfer curves"))
 
 
 def _tradeoff_html(ev, pngs: dict[str, bytes]) -> str:

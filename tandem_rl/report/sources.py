@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
-from tandem_rl.eval.records import COMPARISON_FILE, SAMPLES_FILE, SUMMARY_FILE, SampleRecord, read_jsonl
+from tandem_rl.eval.records import (COMPARISON_FILE, SAMPLES_FILE, SUMMARY_FILE, TRANSFER_FILE, SampleRecord,
+                                    TransferRecord, read_jsonl)
+from tandem_rl.eval.transfer import label_summary
 
 
 @dataclass
@@ -86,15 +88,14 @@ def load_metrics(path: Path) -> tuple[list[dict], int]:
 
 
 def load_eval_folder(path: Path, *, resamples: int = 1000, seed: int = 0) -> Optional[EvalFolder]:
-    from tandem_rl.eval.summary import summarize_label
-
     summaries = {}
     for sub in sorted(p for p in path.iterdir() if p.is_dir()):
         if (sub / SUMMARY_FILE).is_file():
             summaries[sub.name] = json.loads((sub / SUMMARY_FILE).read_text())
         elif (sub / SAMPLES_FILE).is_file():
-            summaries[sub.name] = summarize_label(read_jsonl(sub / SAMPLES_FILE, SampleRecord), label=sub.name,
-                                                  resamples=resamples, seed=seed)
+            transfer = read_jsonl(sub / TRANSFER_FILE, TransferRecord) if (sub / TRANSFER_FILE).is_file() else []
+            summaries[sub.name] = label_summary(read_jsonl(sub / SAMPLES_FILE, SampleRecord), transfer,
+                                                label=sub.name, resamples=resamples, seed=seed)
     if not summaries:
         return None
     comp, sweep = path / COMPARISON_FILE, path / "sweep.json"

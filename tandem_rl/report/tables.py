@@ -35,11 +35,17 @@ def columns_for(rows: dict[str, dict], k: int) -> list[Column]:
             cols.append(Column(n, f"handoff ({sched}) pass@{kk}", kk - 1, help="senior and junior take turns"))
             cols.append(Column(f"handoff_{sched}_over_solo_pass@k", f"handoff/solo ({sched})", kk - 1,
                                help="ratio of the two macro values"))
+            cols.append(Column(f"handoff_{sched}_junior_answer_share", f"junior wrote the answer ({sched})",
+                               help="share of correct handoff answers whose boxed answer the junior wrote"))
     cols += [
         Column("legibility_ce", "legibility: junior CE", percent=False,
                help="nats/token on solo text; lower = more legible"),
         Column("drift_kl_base", "drift: KL to base", percent=False, help="KL(senior||base) nats/token on solo text"),
         Column("drift_kl_junior", "KL to junior", percent=False, help="KL(senior||junior) nats/token on solo text"),
+        Column("transfer_tokens_auc", "transfer AUC (tokens)",
+               help="area under the junior's accuracy from prefixes of the senior's reasoning, by tokens"),
+        Column("transfer_steps_auc", "transfer AUC (steps)",
+               help="area under the junior's accuracy from prefixes of the senior's reasoning, by steps"),
         Column("notation_rate", "notation rate", help="share of solo responses matching eval.notation_regex"),
         Column("faithful", "all steps true", help="share of solo responses whose checked steps are all true"),
         Column("correct_with_false_step", "correct w/ false step",

@@ -13,6 +13,14 @@ wrote it::
     >>> gsm8k_answer("... so 3 + 4 = 7.\\n#### 1,007").text
     '1,007'
 
+``answer_format="boxed-strict"`` reads the authors' way (CSSLab/Tandem-RLVR scores these 0, per the audit in issue
+16): only the very last ``\\boxed{`` counts, and only when it closes; ``\\fbox`` and ``\\boxed 5`` are not answers::
+
+    >>> strict_last_boxed(r"first \\boxed{4} then \\boxed{5") is None   # the last box never closes: no answer
+    True
+    >>> strict_last_boxed(r"\\fbox{3}") is None, strict_last_boxed(r"\\boxed 5") is None
+    (True, True)
+
 Rules: ``\\boxed`` must not be followed by a letter (``\\boxedx`` is another command); braces escaped as ``\\{`` or
 ``\\}`` do not count; one left-to-right pass pairs every brace, so the scan is linear even on adversarial input.
 """
@@ -23,6 +31,7 @@ import re
 from dataclasses import dataclass
 from typing import Optional
 
+ANSWER_FORMATS = ("boxed", "boxed-strict", "gsm8k")
 _BOX = re.compile(r"\\(?:boxed|fbox)(?![A-Za-z])")
 _GSM8K = re.compile(r"####\s*\$?\s*(-?\s*[0-9][0-9,]*(?:\.[0-9]+)?)")
 
@@ -78,6 +87,16 @@ def last_boxed(text: str) -> Optional[Extraction]:
     return None
 
 
+def strict_last_boxed(text: str) -> Optional[Extraction]:
+    """The content of the last ``\\boxed{...}`` when that last box is complete, else None (no fallback)."""
+    starts = [m.end() for m in _BOX.finditer(text) if text.startswith("\\boxed", m.start())]
+    if not starts or not text.startswith("{", starts[-1]):
+        return None
+    j = starts[-1]
+    close = _brace_partners(text).get(j)
+    return Extraction(text[j + 1:close], j + 1, close) if close is not None else None
+
+
 def gsm8k_answer(text: str) -> Optional[Extraction]:
     """The number after the last ``####`` (GSM8K's answer line), else None."""
     last = None
@@ -89,12 +108,14 @@ def gsm8k_answer(text: str) -> Optional[Extraction]:
 
 
 def extract_answer(text: str, answer_format: str = "boxed") -> Optional[Extraction]:
-    """Dispatch on ``answer_format``: ``"boxed"`` (paper) or ``"gsm8k"``."""
+    """Dispatch on ``answer_format``: ``"boxed"`` (paper), ``"boxed-strict"`` (the authors' reading) or ``"gsm8k"``."""
     if answer_format == "boxed":
         return last_boxed(text)
+    if answer_format == "boxed-strict":
+        return strict_last_boxed(text)
     if answer_format == "gsm8k":
         return gsm8k_answer(text)
-    raise ValueError(f"answer_format must be 'boxed' or 'gsm8k', got {answer_format!r}")
+    raise ValueError(f"answer_format must be one of {ANSWER_FORMATS}, got {answer_format!r}")
 
 
 def gold_answer(gold: str, answer_format: str = "boxed") -> str:

@@ -109,7 +109,7 @@ def quick_grade(response: str, gold: str, answer_format: str = "boxed", *,
     return None, pred
 
 
-PINNED = {"math-verify": "0.9.0", "latex2sympy2_extended": "1.11.0"}  # the authors' pins (method.md, "Reward")
+PINNED = {"math-verify": "0.9.0", "latex2sympy2_extended": "1.11.0"}  # the versions the paper's authors pin
 
 
 def version_problems() -> list[str]:

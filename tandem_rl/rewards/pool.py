@@ -1,7 +1,7 @@
 """``GraderPool``: grade a batch of responses with a hard per-answer timeout, from any thread.
 
-math-verify's own timeouts use ``signal.alarm`` and fail outside the main thread (method.md, "Reward"), and sympy
-can hang inside C code where no signal reaches it. So: the cheap, bounded stages (extraction, string match, our
+math-verify's own timeouts use ``signal.alarm`` and fail outside the main thread, and sympy can hang inside C code
+where no signal reaches it. So: the cheap, bounded stages (extraction, string match, our
 numeric parser) run right here; only answers they leave open go to worker processes (``worker.py``) running
 math-verify with its timeouts off. A worker that is still busy ``timeout_s`` after it got an answer is killed and
 replaced; that answer scores 0 with ``timed_out=True``. A worker that dies scores its answer 0 (``"error"``)::

@@ -59,7 +59,7 @@ def main() -> None:
     protocol = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)
     sys.stdout = sys.stderr
-    from tandem_rl.rewards.grader import finish_with_math_verify
+    from tandem_rl.rewards.grader import finish_with_math_verify  # after the redirect: imports may print
 
     finish_with_math_verify("1/2", "0.5")  # warm up: the first math-verify call costs ~70 ms of imports
     _limit_memory(int(sys.argv[1]) if len(sys.argv) > 1 else 0)

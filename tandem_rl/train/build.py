@@ -1,9 +1,9 @@
 """Everything a run holds in memory, created in one function: models, tokenizer, optimizer.
 
-Data parallelism (Accelerate DDP, FSDP2 or DeepSpeed ZeRO) wraps the senior here (``wrap_data_parallel``) and
-nowhere else. The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get
-gradients, an optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial*
-senior as both junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
+``build`` loads the models under the run's backend (``parallel/``) and lets it wrap the senior, which nothing else
+wraps. The junior and the reference are frozen (``requires_grad_(False)``, eval mode): they never get gradients, an
+optimizer or a wrapper. Self-paired runs (``model.junior: null``) use one frozen copy of the *initial* senior as
+both junior and reference, also on resume (it is reloaded from ``model.senior``, not from the checkpoint).
 
 Learning rate: ``lr_at(step)`` is a pure function of the training step (linear warmup, then constant or cosine);
 the optimizer's lr is set from it before each step, so the schedule needs no state of its own.
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,8 +26,10 @@ from typing import Optional
 
 import torch
 
+from tandem_rl.cogen import schedules
 from tandem_rl.models import freeze, load_model, load_tokenizer, resolve_device, resolve_dtype
 from tandem_rl.train.config import TrainConfig
+from tandem_rl.train.parallel import Single
 
 
 @dataclass
@@ -37,8 +40,8 @@ class TrainObjects:
     tokenizer: object
     optimizer: torch.optim.Optimizer
     device: torch.device
-    policy: Optional[torch.nn.Module] = None  # what gradient forwards call: the DDP-wrapped senior, else the senior
-    accelerator: Optional[object] = None      # accelerate.Accelerator when data parallel (WORLD_SIZE > 1)
+    policy: Optional[torch.nn.Module] = None  # what gradient forwards call: the senior as the backend wrapped it
+    parallel: Single = dataclasses.field(default_factory=Single)  # the run's backend (train/parallel/)
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -54,9 +57,11 @@ def lr_at(step: int, cfg: TrainConfig) -> float:
 
 
 def needs_junior(cfg) -> bool:
-    """The junior is loaded only when the rollout schedule uses it or the junior KL is on. This is the one place
-    outside the engine that reads the schedule: vanilla GRPO (``solo``) then skips loading an unused model."""
-    return cfg.rollout.schedule != "solo" or cfg.grpo.lambda_jun > 0
+    """The junior is loaded only when the rollout schedule uses it, the junior KL is on, or validation hands off to
+    it (``train.eval_schedule``). This is the one place outside the engine that reads the schedule: vanilla GRPO
+    (``solo``) with solo validation then skips loading an unused model."""
+    handoff_validation = cfg.train.eval_every > 0 and schedules.get(cfg.train.eval_schedule).junior_runs
+    return schedules.get(cfg.rollout.schedule).junior_runs or cfg.grpo.lambda_jun > 0 or handoff_validation
 
 
 def autocast_factory(cfg, device: torch.device):
@@ -66,35 +71,17 @@ def autocast_factory(cfg, device: torch.device):
     return contextlib.nullcontext
 
 
-@contextlib.contextmanager
-def _every_rank_loads_weights():
-    """With Accelerate's ``fsdp_cpu_ram_efficient_loading`` some transformers versions give ranks other than 0
-    empty weights, to be filled by FSDP from rank 0. Only the senior is sharded: the frozen junior and reference
-    (and the senior copy they may start from) need real weights on every rank, so all loading here is ordinary."""
-    import os
-
-    key = "FSDP_CPU_RAM_EFFICIENT_LOADING"
-    old = os.environ.get(key)
-    os.environ[key] = "false"
-    try:
-        yield
-    finally:
-        if old is None:
-            del os.environ[key]
-        else:
-            os.environ[key] = old
-
-
-def build(cfg, checkpoint: Optional[Path] = None, *, device: Optional[torch.device] = None) -> TrainObjects:
-    """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW.
-
-    ``device`` overrides ``model.device`` (data parallel: each rank's own device)."""
-    m = cfg.model
-    if not m.senior:
+def build(cfg, checkpoint: Optional[Path] = None, parallel: Optional[Single] = None) -> TrainObjects:
+    """Load tokenizer, senior (from ``checkpoint`` when resuming), frozen junior/reference; create AdamW; wrap the
+    senior with ``parallel`` (the run's backend; default: one process)."""
+    parallel = parallel or Single()
+    if not cfg.model.senior:
         raise ValueError("model.senior is empty: set it to a model folder, hub name or world:senior")
-    device = device if device is not None else resolve_device(m.device)
-    with _every_rank_loads_weights():
-        return _build(cfg, checkpoint, device)
+    m = dataclasses.replace(cfg.model, junior_device=parallel.junior_device(cfg.model.junior_device))
+    device = parallel.device or resolve_device(m.device)
+    with parallel.loading():
+        objs = _build(dataclasses.replace(cfg, model=m), checkpoint, device)
+    return parallel.wrap(objs)
 
 
 def _build(cfg, checkpoint, device) -> TrainObjects:
@@ -125,46 +112,4 @@ def _build(cfg, checkpoint, device) -> TrainObjects:
     optimizer = torch.optim.AdamW(senior.parameters(), lr=lr_at(0, t), betas=(t.adam_beta1, t.adam_beta2),
                                   eps=t.adam_eps, weight_decay=t.weight_decay)
     return TrainObjects(senior=senior, junior=junior, reference=reference, tokenizer=tok, optimizer=optimizer,
-                        device=device, policy=senior)
-
-
-def wrap_data_parallel(objs: TrainObjects, accelerator) -> TrainObjects:
-    """Wrap the senior for data-parallel training through Accelerate; nothing else is wrapped.
-
-    - DDP (``accelerator.prepare_model``): the optimizer keeps the senior's own parameters, and the engine and the
-      no-grad forwards use the plain module (``objs.senior`` = ``accelerator.unwrap_model(objs.policy)``).
-    - FSDP2 (``accelerator.prepare(senior, optimizer)``, which re-points the optimizer at the sharded parameters):
-      the senior *is* the sharded module; generation and no-grad forwards run inside ``sharding.full_weights``.
-    - DeepSpeed ZeRO 1/2/3 (``deepspeed_zero.wrap``): the engine runs gradient forwards, backward and the step;
-      ``objs.senior`` is its module (ZeRO-3: used inside ``sharding.full_weights``).
-    - FSDP1 and Megatron-LM are refused with a clear error (see docs/distributed.md).
-
-    The junior and the reference stay frozen, unwrapped and outside the optimizer."""
-    kind = str(getattr(accelerator, "distributed_type", "")).rsplit(".", 1)[-1]
-    if kind == "FSDP" and not getattr(accelerator, "is_fsdp2", False):
-        raise ValueError("accelerate FSDP version 1 is not supported: set fsdp_config.fsdp_version: 2 in the "
-                         "Accelerate config (see configs/accelerate/fsdp2-8gpu.yaml)")
-    if kind == "MEGATRON_LM":
-        raise ValueError(f"accelerate distributed_type {kind} is not supported by the trainer: use DDP "
-                         f"(configs/accelerate/ddp-2gpu.yaml), FSDP2 (configs/accelerate/fsdp2-8gpu.yaml) or "
-                         f"DeepSpeed ZeRO (configs/accelerate/deepspeed-zero3-8gpu.yaml); see docs/distributed.md")
-    if kind == "DEEPSPEED":
-        from tandem_rl.train import deepspeed_zero
-
-        deepspeed_zero.wrap(objs, accelerator)
-        policy = objs.policy
-    elif kind == "FSDP":
-        policy, wrapped = accelerator.prepare(objs.senior, objs.optimizer)
-        objs.senior = policy
-        objs.optimizer = getattr(wrapped, "optimizer", wrapped)  # the torch AdamW, now over the sharded parameters
-    else:
-        policy = accelerator.prepare_model(objs.senior, device_placement=False)
-        objs.senior = accelerator.unwrap_model(policy)
-    objs.policy, objs.accelerator = policy, accelerator
-    frozen = [x for x in (objs.junior, objs.reference) if x is not None]
-    trained = {id(p) for g in objs.optimizer.param_groups for p in g["params"]}
-    for model in frozen:
-        assert model is not policy and not any(p.requires_grad or id(p) in trained or hasattr(p, "ds_id")
-                                               for p in model.parameters()), \
-            "the junior/reference must stay frozen and outside the optimizer"
-    return objs
+                        device=device)

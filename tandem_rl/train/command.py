@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import sys
 
+from tandem_rl.config import load_config
+
 
 def add_arguments(parser) -> None:
     parser.add_argument("config", help="YAML config (any subset of sections; `tandem-rl config` lists every field).")
@@ -22,8 +24,7 @@ def add_arguments(parser) -> None:
 
 
 def run(args) -> int:
-    from tandem_rl.config import load_config
-    from tandem_rl.train.loop import train
+    from tandem_rl.train.loop import train  # torch: imported when the command runs (a quick --help)
 
     try:
         cfg = load_config(args.config, args.overrides)

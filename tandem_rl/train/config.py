@@ -7,6 +7,7 @@ verl's (the framework the paper ran on) and the help text says so.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 LR_SCHEDULES = ("constant", "cosine")
 LOGGERS = ("jsonl", "tensorboard", "wandb", "trackio")
@@ -50,11 +51,32 @@ class TrainConfig:
     dump_rollouts_every: int = field(default=10, metadata={"help": (
         "Write rollouts/step_NNNNNN.jsonl (text, per-token authorship, reward) every N steps (0 = never).")})
     eval_every: int = field(default=0, metadata={"help": (
-        "Every N steps, solo accuracy of the senior on the held-out problems (data.holdout) -> eval_solo_acc "
-        "(0 = off). Also run after the last step when on.")})
-    eval_problems: int = field(default=128, metadata={"help": "At most this many held-out problems per evaluation."})
+        "Validation every N steps (0 = off; also after the last step when on): the senior on the validation "
+        "problems (train.eval_benchmarks, else data.holdout) -> eval_solo_acc, eval_pass@k (macro over "
+        "benchmarks) and eval_pass@k/<benchmark>, in metrics.jsonl and validation.jsonl. Authors: every 20 steps "
+        "(tandem) / 40 (GRPO).")})
+    eval_problems: int = field(default=128, metadata={"help": (
+        "At most this many problems per validation benchmark (the first ones after data.shuffle_seed's shuffle).")})
     eval_greedy: bool = field(default=True, metadata={"help": (
-        "Evaluate greedily (true) or with the eval section's temperature/top_p/top_k (false).")})
+        "Validate greedily (true) or by sampling with train.eval_temperature/top_p/top_k (false).")})
+    eval_benchmarks: list[str] = field(default_factory=list, metadata={"help": (
+        "Validation data sources (same forms as data.source), each a benchmark of the macro average; empty = the "
+        "held-out problems of data.holdout. Authors: AMC, AIME, Minerva (the evaluation sets themselves).")})
+    eval_schedule: str = field(default="solo", metadata={"help": (
+        "Validation protocol: 'solo' (the senior alone) or a handoff schedule with the junior (paragraph, word, "
+        "...; paragraph stops after eval.max_rounds rounds). Authors: solo.")})
+    eval_samples: int = field(default=1, metadata={"help": (
+        "Samples per validation problem: eval_pass@k is logged for k = 1..n (unbiased estimator). Authors: 4.")})
+    eval_temperature: Optional[float] = field(default=None, metadata={"help": (
+        "Validation temperature when eval_greedy is false; null = eval.temperature. Authors: 0.6.")})
+    eval_top_p: Optional[float] = field(default=None, metadata={"help": (
+        "Validation top_p when eval_greedy is false; null = eval.top_p. Authors: 0.95.")})
+    eval_top_k: Optional[int] = field(default=None, metadata={"help": (
+        "Validation top_k when eval_greedy is false (0 = off); null = eval.top_k. Authors: off.")})
+    best_metric: str = field(default="", metadata={"help": (
+        "Keep checkpoints/best: the weights of the step where this validation metric (higher = better, e.g. "
+        "eval_pass@4) was highest so far; never removed by keep_last; evaluate it as RUN@best. Empty = keep none. "
+        "Authors: validation pass@4, macro over AMC / AIME / Minerva.")})
     max_nan_skips: int = field(default=10, metadata={"help": (
         "Non-finite loss or gradient skips the update (counted); training stops after this many skips.")})
     loggers: list[str] = field(default_factory=lambda: ["jsonl", "tensorboard"], metadata={"help": (
@@ -85,6 +107,18 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(f"train.mixed_precision {self.mixed_precision!r} is not one of {PRECISIONS}")
+        if self.eval_samples < 1:
+            raise ValueError(f"train.eval_samples must be >= 1, got {self.eval_samples}")
+        if self.best_metric:
+            if not self.eval_every:
+                raise ValueError(f"train.best_metric={self.best_metric!r} needs validation: set train.eval_every > 0")
+            known = ["eval_solo_acc"] + [f"eval_pass@{k}" for k in range(1, self.eval_samples + 1)]
+            if self.best_metric.split("/")[0] not in known:
+                raise ValueError(f"train.best_metric {self.best_metric!r} is not a validation metric; with "
+                                 f"train.eval_samples={self.eval_samples} choose from {known} (or "
+                                 f"eval_pass@k/<benchmark>)")
+            if self.best_metric == "eval_solo_acc" and self.eval_schedule != "solo":
+                raise ValueError("train.best_metric eval_solo_acc is logged only for train.eval_schedule=solo")
         unknown = [x for x in self.loggers if x not in LOGGERS]
         if unknown:
             raise ValueError(f"train.loggers: unknown logger(s) {unknown}; choose from {LOGGERS}")

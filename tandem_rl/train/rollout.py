@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tandem_rl.cogen.rollouts import Rollouts
+from tandem_rl.rewards import char_authors
 from tandem_rl.train.data_order import step_seed
 
 
@@ -91,11 +92,10 @@ def join_ranks(parts: list["StepRollouts"], positions: list[list[int]], group_si
 def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
             cfg, *, step: int, rollout_cfg, autocast, progress: bool = False,
             group_pos: list[int] | None = None) -> StepRollouts:
-    """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a GraderPool).
+    """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a ``GraderPool``,
+    or anything with its ``grade``).
 
-    ``group_pos``: the prompts' positions within the step when this rank holds only some of them (seeds)."""
-    from tandem_rl.rewards import char_authors  # imported late: rewards may be mid-integration
-
+    ``group_pos``: the prompts' positions within the step (a rank holds only some of them; they salt the seeds)."""
     g = cfg.grpo.group_size
     n_solo = solo_members(g, cfg.grpo.solo_mix)
     n_main = g - n_solo

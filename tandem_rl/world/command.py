@@ -6,6 +6,9 @@ The default output is the package's own assets folder (what ``world:senior`` / `
 from __future__ import annotations
 
 import argparse
+import json
+
+from tandem_rl.world.assets import ROOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -22,10 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    import json
-
-    from tandem_rl.world.assets import ROOT
-    from tandem_rl.world.recipe import Recipe, build
+    from tandem_rl.world.recipe import Recipe, build  # torch: imported when the command runs (a quick --help)
 
     recipe = Recipe(threads=args.threads, jobs=args.jobs, device=args.device)
     if args.senior_steps is not None:

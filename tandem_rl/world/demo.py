@@ -11,7 +11,7 @@ report, and print a Table-2-style summary::
 
 Output: ``OUT/runs/{grpo,tandem}_s<seed>/`` (run folders), ``OUT/eval/`` (per-sample records, summaries),
 ``OUT/report.html``, ``OUT/summary.txt``. The RL settings are ``DEMO_SETTINGS`` below, mirrored in
-``configs/demo.yaml`` (world-notes: lr 1e-4, 16 prompts x 8, T=1, short responses, token-mean, clip 0.2, no KL).
+``configs/demo.yaml`` (docs/world.md: lr 1e-4, 16 prompts x 8, T=1, short responses, token-mean, clip 0.2, no KL).
 """
 
 from __future__ import annotations
@@ -21,6 +21,8 @@ import json
 import time
 from pathlib import Path
 
+from tandem_rl.config import load_config
+from tandem_rl.world.assets import resolve
 from tandem_rl.world.problems import INSTRUCTION
 
 ARMS = {"grpo": "solo", "tandem": "word"}  # label -> training schedule (vanilla GRPO is the solo schedule)
@@ -45,11 +47,6 @@ QUICK = {"train.steps": 12, "eval.limit": 24, "eval.n_samples": 2, "eval.bootstr
 
 def _world_paths(settings: dict) -> dict:
     """Replace the ``world:train`` / ``world:test`` shorthands with the shipped files' absolute paths."""
-    from tandem_rl.world.assets import problems_file
-
-    def resolve(source: str) -> str:
-        return str(problems_file(source.split(":", 1)[1])) if source.startswith("world:") else source
-
     out = json.loads(json.dumps(settings))
     out["data"]["source"] = resolve(out["data"]["source"])
     out["eval"]["benchmarks"] = [resolve(b) for b in out["eval"]["benchmarks"]]
@@ -61,8 +58,6 @@ def demo_config(overrides: list[str] | None = None, config_path: str | None = No
     import tempfile
 
     import yaml
-
-    from tandem_rl.config import load_config
 
     if config_path:
         settings = yaml.safe_load(Path(config_path).read_text())
@@ -107,7 +102,7 @@ def _train_arm(job) -> str:
     """Train one arm (in a worker process when arms run in parallel); returns its run folder."""
     import torch
 
-    from tandem_rl.train.loop import train
+    from tandem_rl.train.loop import train  # torch: imported when needed (a quick --help)
 
     run_cfg, resume, progress, threads = job
     if threads:
@@ -124,8 +119,9 @@ def run_demo(cfg, out: Path, *, seeds=range(1), jobs: int = 2, progress: bool = 
     import dataclasses
     import multiprocessing as mp
 
-    from tandem_rl.eval.runner import evaluate
+    from tandem_rl.eval.runner import evaluate  # torch: imported when needed (a quick --help)
     from tandem_rl.report.page import build_report
+    from tandem_rl.train.checkpoint import latest_marker
 
     out = Path(out)
     seeds = list(seeds)
@@ -137,7 +133,7 @@ def run_demo(cfg, out: Path, *, seeds=range(1), jobs: int = 2, progress: bool = 
             run_cfg = dataclasses.replace(
                 cfg, rollout=dataclasses.replace(cfg.rollout, schedule=schedule),
                 train=dataclasses.replace(cfg.train, seed=seed, output_dir=str(out / "runs" / label)))
-            resume = (Path(run_cfg.train.output_dir) / "checkpoints" / "latest.txt").exists()  # reruns continue
+            resume = latest_marker(run_cfg.train.output_dir).exists()  # reruns continue
             if progress:
                 print(f"[demo] {label}: rollout.schedule={schedule}, {run_cfg.train.steps} steps"
                       + (" (resuming)" if resume else ""), flush=True)

@@ -3,8 +3,8 @@
     build("/tmp/world")   # ~5-8 min on one CPU core; writes junior/ senior/ problems/ world_card.json
 
 - junior (~0.5M params): plain solutions only, trained until its T=1 accuracy first reaches ``junior_stop_at``
-  (checked every ``junior_eval_every`` steps on a fixed probe set): a useful but weaker partner, as the world-notes
-  advise (a junior trained to convergence beats the senior).
+  (checked every ``junior_eval_every`` steps on a fixed probe set): a useful but weaker partner (a junior trained to
+  convergence beats the senior; docs/world.md).
 - senior (~1.9M params): both notations, jargon dominant (plain share 0.35), a fixed number of steps.
 Checkpoints are stored in bfloat16 (a few MB in the repository); every figure in the card is measured on the stored,
 rounded weights.

@@ -108,12 +108,13 @@ def _train_job(job) -> str:
     """Train (or resume) one run in a worker process, then write its finished marker."""
     import torch
 
-    from tandem_rl.train.loop import train
+    from tandem_rl.train.checkpoint import latest_marker
+    from tandem_rl.train.loop import train  # torch: imported when needed (a quick --help)
 
     cfg, run_dir, label, settings, threads, progress = job
     if threads:
         torch.set_num_threads(threads)
-    resume = (Path(run_dir) / "checkpoints" / "latest.txt").exists()
+    resume = latest_marker(run_dir).exists()
     t0 = time.time()
     path = train(cfg, resume=resume, progress=progress)
     (Path(path) / DONE_FILE).write_text(json.dumps({"label": label, "settings": settings, "resumed": resume,
@@ -129,7 +130,7 @@ def run_sweep(grid: dict, out, *, seeds=range(1), overrides: list[str] = (), bas
     import dataclasses
     import multiprocessing as mp
 
-    from tandem_rl.eval.runner import evaluate
+    from tandem_rl.eval.runner import evaluate  # torch: imported when needed (a quick --help)
     from tandem_rl.report.page import build_report
 
     out, seeds = Path(out), list(seeds)

@@ -4,6 +4,8 @@
     ('senior', True)
     >>> problems_file("test").name
     'test.jsonl'
+    >>> Path(resolve("world:junior")).name, resolve("data/x.jsonl")
+    ('junior', 'data/x.jsonl')
 
 ``tandem-rl world build --out DIR`` re-creates everything here from code (deterministic recipe).
 """
@@ -35,3 +37,12 @@ def problems_file(split: str) -> Path:
     if not path.exists():
         raise FileNotFoundError(f"{path} is missing; re-create it with `tandem-rl world build`")
     return path
+
+
+def resolve(name: str) -> str:
+    """``world:senior`` / ``world:junior`` -> the shipped model folder, ``world:train`` / ``world:test`` -> the
+    shipped problem file; any other name is returned unchanged."""
+    if not name.startswith("world:"):
+        return name
+    key = name.split(":", 1)[1]
+    return str(asset_dir(key) if key in MODELS else problems_file(key))

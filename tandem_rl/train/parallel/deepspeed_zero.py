@@ -1,8 +1,8 @@
-"""DeepSpeed ZeRO (stages 1-3) through Accelerate: the parts of DeepSpeed that do not fit the DDP/FSDP2 shape.
+"""DeepSpeed ZeRO (stages 1-3) through Accelerate: the backend, and the parts of DeepSpeed that differ from DDP.
 
-The rest of the trainer treats DeepSpeed like DDP and FSDP2 (same sharding of prompts, lock-step backward passes,
-global loss denominators, the ``x W`` loss scale, global skip decisions, world-size-free checkpoints). This file
-holds what differs, so that ``update.py``, ``sharding.py`` and ``loop.py`` only dispatch here:
+The ``ZeRO`` backend keeps DDP's semantics (same sharding of prompts, lock-step backward passes, global loss
+denominators, the ``x W`` loss scale, global skip decisions, world-size-free checkpoints); this file holds what
+DeepSpeed does differently:
 
 **Launch.** ``accelerate launch`` with a DeepSpeed config sets ``ACCELERATE_USE_DEEPSPEED=true`` (``requested``).
 On CPUs Accelerate silently drops DeepSpeed for DDP when the Accelerator is made with ``cpu=True``, and without a
@@ -14,7 +14,7 @@ trainer marks the boundary, below), clipping at ``train.grad_clip``; DeepSpeed's
 
 **Update.** DeepSpeed's engine owns backward, clipping and the optimizer step. Our number of micro-batches per
 mini-batch is data-dependent, so every pass sets the accumulation boundary itself (only the last pass of a
-mini-batch is the boundary) and ``step`` calls ``engine.step()`` once per mini-batch: it clips at
+mini-batch is the boundary: ``ZeRO.sync``) and ``step`` calls ``engine.step()`` once per mini-batch: it clips at
 ``train.grad_clip`` and reports the pre-clip global norm, as ``clip_grad_norm_`` does for DDP. A non-finite global
 norm makes DeepSpeed skip the step and clear the gradients on every rank (its overflow path); ``backward`` turns a
 non-finite loss on any rank into that same case (the boundary backward is scaled by NaN on every rank), so all
@@ -31,18 +31,19 @@ whole weights on every rank and need nothing.
 its tensor-fragment API (``safe_get_full_optimizer_state``: a collective; ``safe_set_full_optimizer_state``: local).
 So a run moves between 1 process, DDP, FSDP2 and any ZeRO stage at any world size.
 
-deepspeed is imported only when a run asked for it; the detectors below never import it.
+deepspeed is imported only when a run asked for it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import math
 import os
-import sys
 
 import torch
 
-from tandem_rl.train.distributed import all_sum, world
+from tandem_rl.train.parallel.ddp import DDP
+from tandem_rl.train.parallel.ranks import all_sum, world
 
 
 def requested() -> bool:
@@ -68,10 +69,15 @@ def _auto(value) -> bool:
     return value is None or value == "auto"
 
 
+def zero_stage(accelerator) -> int:
+    """The ``zero_optimization.stage`` of the Accelerator's DeepSpeed config (0 when unset)."""
+    return int(accelerator.state.deepspeed_plugin.deepspeed_config.get("zero_optimization", {}).get("stage", 0))
+
+
 def configure(accelerator, train_cfg) -> int:
     """Complete / check the DeepSpeed config against the trainer's settings before ``prepare``; returns the stage."""
     ds = accelerator.state.deepspeed_plugin.deepspeed_config
-    stage = int(ds.get("zero_optimization", {}).get("stage", 0))
+    stage = zero_stage(accelerator)
     if stage not in (1, 2, 3):
         raise ValueError(f"DeepSpeed zero_optimization.stage {stage} is not supported: use 1, 2 or 3 "
                          f"(or DDP: configs/accelerate/ddp-2gpu.yaml)")
@@ -100,7 +106,7 @@ def configure(accelerator, train_cfg) -> int:
 
 @contextlib.contextmanager
 def ordinary_loading(accelerator):
-    """Load every model whole on every rank (no ``deepspeed.zero.Init``), like ``build``'s FSDP2 handling.
+    """Load every model whole on every rank (no ``deepspeed.zero.Init``), as ``fsdp2.every_rank_loads_weights``.
 
     Accelerate registers its DeepSpeed config with transformers, and under ZeRO-3 ``from_pretrained`` then creates
     partitioned parameters: right for nothing here (the frozen junior/reference must be whole on every rank; the
@@ -117,26 +123,6 @@ def ordinary_loading(accelerator):
     finally:
         if getattr(plugin, "dschf", None) is not None:
             set_hf_deepspeed_config(plugin.dschf)
-
-
-def wrap(objs, accelerator) -> None:
-    """``accelerator.prepare(senior, optimizer)``: the engine runs gradient forwards (``objs.policy``); its module
-    (``objs.senior``) runs generation and the no-grad forwards; its ZeRO optimizer becomes ``objs.optimizer``
-    (``param_groups`` are the torch AdamW's, so the per-step lr is set as before)."""
-    engine, _ = accelerator.prepare(objs.senior, objs.optimizer)
-    objs.policy, objs.senior, objs.optimizer = engine, engine.module, engine.optimizer
-
-
-def describe(objs) -> str | None:
-    """``DeepSpeed ZeRO-<stage>`` for the run's banner; None when the senior is not in a DeepSpeed engine."""
-    engine = engine_of(getattr(objs, "policy", None))
-    return None if engine is None else f"DeepSpeed ZeRO-{engine.zero_optimization_stage()}"
-
-
-def engine_of(model):
-    """The DeepSpeed engine when ``model`` is one, else None."""
-    ds = sys.modules.get("deepspeed")
-    return model if ds is not None and isinstance(model, ds.DeepSpeedEngine) else None
 
 
 def backward(engine, loss: torch.Tensor, *, last: bool, finite: bool) -> None:
@@ -168,7 +154,11 @@ def is_zero3(model) -> bool:
 
 @contextlib.contextmanager
 def full_weights(model):
-    """Whole ZeRO-3 weights on every rank for any number of forwards (no collectives); a collective to enter."""
+    """Whole ZeRO-3 weights on every rank for any number of forwards (no collectives); a collective to enter.
+    ZeRO-1/2 weights are whole already: the body runs as it is."""
+    if not is_zero3(model):
+        yield model
+        return
     import deepspeed
 
     params = list(model.parameters())
@@ -191,8 +181,11 @@ def full_weights(model):
             offload._register_deepspeed_module(root)
 
 
-def full_model_state(model) -> dict:
-    """ZeRO-3: the full weights as a CPU state dict on rank 0, ``{}`` elsewhere (a collective: every rank calls)."""
+def full_model_state(model):
+    """ZeRO-3: the full weights as a CPU state dict on rank 0, ``{}`` elsewhere (a collective: every rank calls);
+    ZeRO-1/2: None (the module holds them whole: save it as it is)."""
+    if not is_zero3(model):
+        return None
     with full_weights(model):
         if world()[0] != 0:
             return {}
@@ -202,14 +195,6 @@ def full_model_state(model) -> dict:
 
 
 # ---- checkpoints: torch.optim's index-keyed AdamW state ---------------------------------------------------------
-
-def is_zero_optimizer(optimizer) -> bool:
-    if "deepspeed" not in sys.modules:
-        return False
-    from deepspeed.runtime.base_optimizer import ZeROOptimizer
-
-    return isinstance(optimizer, ZeROOptimizer)
-
 
 def _trained(model, zero_opt) -> list:
     """The senior's parameters in the order of the single-process optimizer (one group over ``parameters()``)."""
@@ -284,3 +269,46 @@ def load_optimizer_state(model, zero_opt, state: dict) -> None:
         if saved is not None:  # a parameter that never had a gradient keeps zero moments
             for k in keys:
                 safe_set_full_optimizer_state(p, saved[k], k)
+
+
+class ZeRO(DDP):
+    """DeepSpeed ZeRO stage 1, 2 or 3: ``accelerator.prepare`` builds the engine, which runs the gradient forwards,
+    backward, clipping and the step; ranks, barrier and the junior's placement as for DDP."""
+
+    def __init__(self, accelerator):
+        super().__init__(accelerator)
+        self.name = f"DeepSpeed ZeRO-{zero_stage(accelerator)}"
+
+    def loading(self):
+        return ordinary_loading(self.accelerator)  # ZeRO-3: the frozen models must load whole on every rank
+
+    def _prepare(self, objs) -> None:
+        # the engine runs gradient forwards (objs.policy); its module (objs.senior) runs generation and the no-grad
+        # forwards; its ZeRO optimizer becomes objs.optimizer (param_groups are the torch AdamW's: lr is set as before)
+        self.engine, _ = self.accelerator.prepare(objs.senior, objs.optimizer)
+        objs.policy, objs.senior, objs.optimizer = self.engine, self.engine.module, self.engine.optimizer
+
+    def gathered(self, model):
+        return full_weights(model)
+
+    @contextlib.contextmanager
+    def sync(self, last: bool):
+        self.engine.set_gradient_accumulation_boundary(last)  # only the last pass reduces and steps
+        yield
+
+    def backward(self, loss: torch.Tensor, *, last: bool, finite: bool) -> None:
+        backward(self.engine, loss, last=last, finite=finite)
+
+    def step(self, model, optimizer, *, finite: bool, grad_clip: float):
+        # clips at train.grad_clip (the DeepSpeed config) and steps; a bad loss anywhere made the norm NaN: skipped
+        norm = step(self.engine)
+        return norm if math.isfinite(norm) else None
+
+    def model_state(self, model):
+        return full_model_state(model)
+
+    def optimizer_state(self, model, optimizer) -> dict:
+        return full_optimizer_state(model, optimizer)
+
+    def load_optimizer_state(self, model, optimizer, state: dict) -> None:
+        load_optimizer_state(model, optimizer, state)

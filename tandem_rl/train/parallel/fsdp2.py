@@ -1,4 +1,4 @@
-"""FSDP2 (sharded senior): full weights for generation, and checkpoints that do not depend on the sharding.
+"""FSDP2 (sharded senior): the backend, gathered weights for generation, and sharding-free checkpoints.
 
 With FSDP2 each rank holds 1/W of the senior's weights, gradients and AdamW states; a forward pass all-gathers each
 layer's weights and frees them again. Two things in tandem RL do not fit that pattern:
@@ -7,16 +7,18 @@ layer's weights and frees them again. Two things in tandem RL do not fit that pa
 at different lengths), so per-layer all-gathers would leave ranks waiting on collectives the others never call.
 ``full_weights(senior)`` all-gathers every FSDP unit once (one collective, all ranks together), keeps the full
 weights through any number of forwards (no collectives), and frees them on exit. Rollouts, the periodic evaluation
-and the no-grad old log-prob pass run inside it. Memory: the full senior (in FSDP's compute dtype) is resident
-while it is open, as with DDP; the gradients and AdamW states stay sharded, which is where FSDP saves the most.
+and the no-grad old log-prob pass run inside it (``FSDP2.gathered``). Memory: the full senior (in FSDP's compute
+dtype) is resident while it is open, as with DDP; the gradients and AdamW states stay sharded, which is where FSDP
+saves the most.
 
 **Checkpoints.** The saved files are the same whatever the sharding or world size: an HF folder with the full
 weights and ``optimizer.state_dict()`` in ``torch.optim``'s own index-keyed layout. Sharded runs gather both on
 rank 0 (``full_model_state``, ``full_optimizer_state``) and scatter them back on resume
-(``load_optimizer_state``), so a run can move between 1 process, DDP and FSDP2 at any world size.
+(``load_optimizer_state``), so a run can move between 1 process, DDP, FSDP2 and DeepSpeed ZeRO at any world size.
+The functions here pass an unsharded model through unchanged.
 
-DeepSpeed ZeRO goes through the same four functions, which hand it to ``deepspeed_zero.py`` (ZeRO-3 weights,
-ZeRO optimizer states).
+Gradient sync: FSDP2 reduce-scatters after every backward (no ``no_sync``), so memory stays sharded; the ``x W``
+loss scale undoes its mean over ranks as for DDP.
 
 Index-keyed (``torch.optim``) and name-keyed (``torch.distributed.checkpoint``) optimizer states, converted by
 position in the optimizer's parameter list:
@@ -32,8 +34,9 @@ position in the optimizer's parameter list:
 from __future__ import annotations
 
 import contextlib
+import os
 
-from tandem_rl.train import deepspeed_zero
+from tandem_rl.train.parallel.ddp import DDP
 
 
 def fsdp_units(model) -> list:
@@ -54,11 +57,7 @@ def full_weights(model):
     """Hold the FSDP2 model's full weights for the body (any number of forwards, no collectives); no-op otherwise.
 
     Entering is a collective (every rank must enter together); the reshard-after-forward setting of every unit
-    is restored on exit, so training forwards behave exactly as before. DeepSpeed ZeRO-3: ``deepspeed_zero``."""
-    if deepspeed_zero.is_zero3(model):
-        with deepspeed_zero.full_weights(model):
-            yield model
-        return
+    is restored on exit, so training forwards behave exactly as before."""
     units = fsdp_units(model)
     if not units:
         yield model
@@ -88,9 +87,7 @@ def _options():
 
 def full_model_state(model):
     """Full (unsharded) CPU state dict on rank 0 and ``{}`` elsewhere for a sharded model (a collective: every rank
-    calls it); ``None`` for an unsharded model (save it as it is; also DeepSpeed ZeRO-1/2)."""
-    if deepspeed_zero.is_zero3(model):
-        return deepspeed_zero.full_model_state(model)
+    calls it); ``None`` for an unsharded model (save it as it is)."""
     if not is_sharded(model):
         return None
     from torch.distributed.checkpoint.state_dict import get_model_state_dict
@@ -123,9 +120,7 @@ def names_to_index(state: dict) -> dict:
 
 def full_optimizer_state(model, optimizer) -> dict:
     """``optimizer.state_dict()`` of the whole model, index-keyed, on rank 0 (``{}`` on other ranks when sharded;
-    a collective then; also under DeepSpeed ZeRO)."""
-    if deepspeed_zero.is_zero_optimizer(optimizer):
-        return deepspeed_zero.full_optimizer_state(model, optimizer)
+    a collective then)."""
     if not is_sharded(model) or not optimizer.state:
         # no step taken yet (every rank alike): torch.distributed.checkpoint would initialise the states with a
         # zero-gradient step, which sets AdamW's step count to 1 and changes the next update's bias correction
@@ -138,9 +133,6 @@ def full_optimizer_state(model, optimizer) -> dict:
 
 def load_optimizer_state(model, optimizer, state: dict) -> None:
     """Load an index-keyed optimizer state saved by any run (1 process, DDP, FSDP2 or DeepSpeed, any world size)."""
-    if deepspeed_zero.is_zero_optimizer(optimizer):
-        deepspeed_zero.load_optimizer_state(model, optimizer, state)
-        return
     if not is_sharded(model) or not state["state"]:
         optimizer.load_state_dict(state)  # index-keyed positions are the same parameters, sharded or not
         return
@@ -148,3 +140,52 @@ def load_optimizer_state(model, optimizer, state: dict) -> None:
 
     named = index_to_names(state, param_names(model, optimizer))
     set_optimizer_state_dict(model, optimizer, named, options=StateDictOptions(full_state_dict=True))
+
+
+@contextlib.contextmanager
+def every_rank_loads_weights():
+    """With Accelerate's ``fsdp_cpu_ram_efficient_loading`` some transformers versions give ranks other than 0
+    empty weights, to be filled by FSDP from rank 0. Only the senior is sharded: the frozen junior and reference
+    (and the senior copy they may start from) need real weights on every rank, so all loading is ordinary."""
+    key = "FSDP_CPU_RAM_EFFICIENT_LOADING"
+    old = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if old is None:
+            del os.environ[key]
+        else:
+            os.environ[key] = old
+
+
+class FSDP2(DDP):
+    """The senior sharded with FSDP2 (Accelerate applies ``fully_shard`` per layer); ranks, barrier and the
+    junior's placement as for DDP."""
+
+    name = "FSDP2 (sharded senior)"
+
+    def loading(self):
+        return every_rank_loads_weights()
+
+    def _prepare(self, objs) -> None:
+        # prepare(senior, optimizer) re-points the optimizer at the sharded parameters; the senior *is* the sharded
+        # module (generation and no-grad forwards run inside full_weights)
+        policy, wrapped = self.accelerator.prepare(objs.senior, objs.optimizer)
+        objs.senior = objs.policy = policy
+        objs.optimizer = getattr(wrapped, "optimizer", wrapped)  # the torch AdamW, now over the sharded parameters
+
+    def gathered(self, model):
+        return full_weights(model)
+
+    def sync(self, last: bool):
+        return contextlib.nullcontext()  # FSDP2 reduce-scatters after every backward: memory stays sharded
+
+    def model_state(self, model):
+        return full_model_state(model)
+
+    def optimizer_state(self, model, optimizer) -> dict:
+        return full_optimizer_state(model, optimizer)
+
+    def load_optimizer_state(self, model, optimizer, state: dict) -> None:
+        load_optimizer_state(model, optimizer, state)

@@ -1,6 +1,6 @@
-"""Data parallelism: which rows each rank owns, the global loss denominators, and the reductions of metrics.
+"""Ranks: which rows each rank owns, the global loss denominators, and the reductions over ranks.
 
-Launch with Accelerate (or torchrun); ``loop.train`` turns data parallelism on when ``WORLD_SIZE > 1``:
+Launch with Accelerate (or torchrun); ``parallel.start`` turns data parallelism on when ``WORLD_SIZE > 1``:
 
     accelerate launch --config_file configs/accelerate/ddp-2gpu.yaml -m tandem_rl.cli train CONFIG.yaml
 
@@ -15,7 +15,7 @@ Rank 0 holds the first half of mini-batch 0 (groups 0-3) and of mini-batch 1 (gr
 ``update_policy`` splits its local groups into the same ``M`` mini-batches, which are exactly its slices.
 
 **Denominators.** ``mini_batch_counts`` is the one place counts become global: the token-mean denominator is the
-number of senior tokens on *all* ranks; DDP then averages gradients over ranks, so each rank's loss share is
+number of senior tokens on *all* ranks; the backends average gradients over ranks, so each rank's loss share is
 multiplied by the world size to undo that mean. Without ``torch.distributed`` it is a local count and a factor 1.
 
     >>> import numpy as np
@@ -26,7 +26,7 @@ multiplied by the world size to undo that mean. Without ``torch.distributed`` it
     >>> mini_batch_counts(r, [0, 1])
     Counts(n_tokens=2.0, n_junior_tokens=2.0, n_seqs=2.0, world_size=1)
 
-**Lock-step.** DDP all-reduces gradients inside ``backward``, so all ranks must run the same number of backward
+**Lock-step.** Gradients are reduced inside ``backward``, so all ranks must run the same number of backward
 passes per optimizer step. Ranks agree on the largest micro-batch count (``all_max``) and a rank with fewer (or no)
 trainable rows runs zero-loss passes (``0 x logits.sum()``: every parameter gets an exact-zero gradient, the
 all-reduce still happens). Skip decisions (empty mini-batch, non-finite loss) are taken on global values, so every
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 
 import torch
 
-from tandem_rl.cogen.rollouts import SENIOR, Rollouts
+from tandem_rl.cogen.rollouts import Rollouts
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Counts:
     n_tokens: float         # senior-written response tokens (the loss mask), all ranks
     n_junior_tokens: float  # junior-written response tokens, all ranks
     n_seqs: float           # sequences, all ranks
-    world_size: int = 1     # gradient scale that undoes DDP's mean over ranks
+    world_size: int = 1     # gradient scale that undoes the backends' mean over ranks
 
 
 def is_distributed() -> bool:
@@ -109,7 +109,8 @@ def all_gather(obj) -> list:
 
 def mini_batch_counts(rollouts: Rollouts, rows: list[int], device=None) -> Counts:
     """Global denominators for ``rows`` (this rank's part of a mini-batch), all-reduced when distributed."""
-    senior = sum(int((rollouts.author[i] == SENIOR).sum()) for i in rows)
+    per_row = rollouts.senior_tokens()
+    senior = sum(per_row[i] for i in rows)
     total = sum(len(rollouts.response_ids[i]) for i in rows)
     n_tok, n_jun, n_seq = all_sum([senior, total - senior, len(rows)])
     return Counts(n_tok, n_jun, n_seq, world()[1])
