@@ -81,7 +81,7 @@ def _close_metrics(a, b):
                 assert ra[k] == rb[k], (ra["step"], k)
 
 
-# ``accelerate launch`` with an FSDP2 config sets these; the loop honours them on CPUs too (loop._fsdp_on_cpu)
+# ``accelerate launch`` with an FSDP2 config sets these; the loop honours them on CPUs too (parallel._fsdp_on_cpu)
 FSDP2_ENV = {"ACCELERATE_USE_FSDP": "true", "FSDP_VERSION": "2", "FSDP_AUTO_WRAP_POLICY": "TRANSFORMER_BASED_WRAP",
              "FSDP_TRANSFORMER_CLS_TO_WRAP": "LlamaDecoderLayer", "FSDP_RESHARD_AFTER_FORWARD": "true",
              "FSDP_STATE_DICT_TYPE": "FULL_STATE_DICT", "FSDP_CPU_RAM_EFFICIENT_LOADING": "true"}
