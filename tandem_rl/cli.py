@@ -17,6 +17,7 @@ COMMANDS = {
     "world": ("tandem_rl.world.command", "The embedded synthetic-math world: `world build` re-creates the shipped models."),
     "demo": ("tandem_rl.world.demo", "Train GRPO and tandem arms on the embedded world, evaluate, report (no downloads)."),
     "sweep": ("tandem_rl.world.sweep", "Grid of tandem knobs (p, solo_mix, junior T) on the embedded world: accuracy vs legibility."),
+    "play": ("tandem_rl.play.command", "A person as the junior: a local page for human handoff studies."),
     "config": ("tandem_rl.config_command", "Print every config field with its default and help text."),
 }
 

@@ -65,6 +65,13 @@ def test_bench_trainer_smoke():
     assert mean_len <= 8.0  # --smoke: at most 8 new tokens
 
 
+def test_bench_train_step_smoke():
+    out = _ok(_run([sys.executable, "benchmarks/bench_train_step.py", "--smoke", "--threads", "1"]))
+    for schedule in ("solo", "word"):
+        _ratio(out, rf"(?m)^\s*{schedule}: step ([\d.]+) s")
+    _ratio(out, r"word / solo: step ([\d.]+)")
+
+
 def test_gpu_check_syntax_and_refusal_without_gpu():
     bash = shutil.which("bash")
     assert _run([bash, "-n", "benchmarks/gpu_check.sh"]).returncode == 0
@@ -83,7 +90,7 @@ def test_gpu_check_dry_run(tmp_path):
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     out = _ok(_run([shutil.which("bash"), "benchmarks/gpu_check.sh", "--dry-run"],
                    env_extra={"PATH": path, "OUT": str(tmp_path)}))
-    assert "tests rc=0 bench rc=0" in out
+    assert "tests rc=0 bench rc=0 train rc=0" in out
     assert (tmp_path / "bench_cogen.txt").read_text().count("same rows 2/2") == 2
 
 

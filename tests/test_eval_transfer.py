@@ -160,3 +160,19 @@ def test_curve_from_evaluate_matches_an_independent_recomputation(tmp_path):
         assert all(lo <= v + 1e-12 and v <= hi + 1e-12 for v, lo, hi in zip(got["value"], got["low"], got["high"]))
         assert s["metrics"][f"transfer_{unit}_auc"]["macro"]["value"] == pytest.approx(float(auc(curve, GRID)))
     assert s["cost"]["transfer"]["junior_tokens_written"] > 0 and s["cost"]["transfer"]["senior_tokens_written"] == 0
+    assert s["cost"]["transfer"]["junior_forward_seconds"] > 0 and s["cost"]["transfer"]["senior_forward_seconds"] == 0
+    assert s["cost"]["solo"]["senior_forward_seconds"] > 0 and s["cost"]["solo"]["junior_param_tokens"] == 0
+    assert s["cost"]["solo"]["senior_tokens_written"] == sum(len(r["author"]) for r in solo.values())
+    # --reuse reads the transfer records back: the same metrics without generating again
+    again = evaluate(cfg, {"initial": "world:senior"}, junior="world:junior", base=None,
+                     output_dir=tmp_path / "ev", progress=False, reuse=True)["labels"]["initial"]
+    assert again["metrics"] == s["metrics"] and again["transfer_fractions"] == GRID
+
+
+@pytest.mark.parametrize("name", ["tandem_rl.eval.transfer", "tandem_rl.report.cost", "tandem_rl.train.rollout"])
+def test_docstring_examples(name):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(name))
+    assert result.attempted > 0 and result.failed == 0

@@ -13,6 +13,7 @@ from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
 from tiny import digit_task as tiny_digit_task
+from tiny import train_until_killed
 
 TIMING = ("seconds", "tokens_per_s")
 
@@ -64,9 +65,6 @@ def test_tandem_reward_rises_on_the_digit_task(digit_task, tmp_path):
     assert {d["prompt_index"] for d in dump} == {0, 1, 2, 3}
 
 
-class _Killed(Exception):
-    pass
-
 
 def test_resume_is_bit_identical_on_cpu(digit_task, tmp_path, monkeypatch):
     """4 steps straight == 2 steps, a kill, --resume, 2 more: same weights (torch.equal) and same metrics."""
@@ -76,18 +74,7 @@ def test_resume_is_bit_identical_on_cpu(digit_task, tmp_path, monkeypatch):
              "train.lr=3e-3")
     straight = loop.train(_cfg(digit_task, tmp_path / "a", *extra), progress=False)
 
-    real_save = loop.save_checkpoint
-
-    def save_then_die(run_dir, step, *a, **k):
-        out = real_save(run_dir, step, *a, **k)
-        if step == 2:
-            raise _Killed()
-        return out
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    with pytest.raises(_Killed):
-        loop.train(_cfg(digit_task, tmp_path / "b", *extra), progress=False)
-    monkeypatch.undo()
+    train_until_killed(loop, _cfg(digit_task, tmp_path / "b", *extra), monkeypatch, step=2)
     with pytest.raises(FileExistsError, match="--resume"):
         loop.train(_cfg(digit_task, tmp_path / "b", *extra), progress=False)
     resumed = loop.train(_cfg(digit_task, tmp_path / "b", *extra), resume=True, progress=False)

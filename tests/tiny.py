@@ -137,3 +137,30 @@ def tiny_pair(tok):
     senior = soften(tiny_model(tok, seed=0))
     junior = soften(tiny_model(tok, seed=1, arch="qwen3", hidden=32, vocab_size=len(tok) + 20))
     return senior, junior
+
+
+class Killed(Exception):
+    """Raised by ``train_until_killed`` to stop a training run the way a kill would."""
+
+
+def train_until_killed(loop, cfg, monkeypatch, *, step: int, after_save: bool = True) -> None:
+    """Run ``loop.train(cfg)`` and stop it at step ``step``'s checkpoint: just after it is on disk (``after_save``)
+    or just before it is written. Resume tests then compare ``--resume`` with an uninterrupted run."""
+    import pytest
+
+    real_save = loop.save_checkpoint
+
+    def save_and_maybe_die(run_dir, s, *a, **k):
+        if s == step and not after_save:
+            raise Killed()
+        out = real_save(run_dir, s, *a, **k)
+        if s == step:
+            raise Killed()
+        return out
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_and_maybe_die)
+    try:
+        with pytest.raises(Killed):
+            loop.train(cfg, progress=False)
+    finally:
+        monkeypatch.undo()

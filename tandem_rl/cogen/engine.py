@@ -44,6 +44,42 @@ def _model_device(model) -> torch.device:
     return next(model.parameters()).device
 
 
+def _n_params(model) -> int:
+    return int(sum(p.numel() for p in model.parameters())) if model is not None else 0
+
+
+class _ForwardClock:
+    """Wall time inside one model's forward passes, and the token positions they processed.
+
+    On CUDA each pass is bracketed by two events (no host sync: the times are read once, in ``seconds``); on a CPU
+    a pass is synchronous and ``time.perf_counter`` measures it. Positions count every input position (padding and
+    finished rows not yet dropped included): in lockstep each model processes every token, whoever wrote it."""
+
+    def __init__(self, device: torch.device):
+        self.cuda = device.type == "cuda"
+        self.cpu_seconds, self.positions, self.events = 0.0, 0, []
+
+    @contextlib.contextmanager
+    def __call__(self, positions: int):
+        self.positions += int(positions)
+        if self.cuda:
+            start, end = torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True)
+            start.record()
+            yield
+            end.record()
+            self.events.append((start, end))
+        else:
+            t0 = time.perf_counter()
+            yield
+            self.cpu_seconds += time.perf_counter() - t0
+
+    def seconds(self) -> float:
+        if self.events:
+            self.events[-1][1].synchronize()
+            return self.cpu_seconds + sum(a.elapsed_time(b) for a, b in self.events) / 1000.0
+        return self.cpu_seconds
+
+
 @dataclass
 class _Stream:
     """One model's decoding state: its cache and the logits for the next position, kept on its own device."""
@@ -55,13 +91,19 @@ class _Stream:
     cache: object = None
     logits: Optional[torch.Tensor] = None  # [b, V] next-token logits (real vocabulary only)
     static: Optional[StaticDecoder] = None  # decode="static"/"compiled": fixed shapes, full-width mask, no compaction
+    clock: Optional[_ForwardClock] = None
 
     @classmethod
     def of(cls, model, static: Optional[StaticDecoder] = None) -> "_Stream":
         cache_kw, keep_kw = forward_kwargs(model)
-        return cls(model, _model_device(model), cache_kw, keep_kw, static=static)
+        device = _model_device(model)
+        return cls(model, device, cache_kw, keep_kw, static=static, clock=_ForwardClock(device))
 
     def forward(self, ids, mask, pos, vocab: int) -> None:
+        with self.clock(ids.numel()):
+            self._forward(ids, mask, pos, vocab)
+
+    def _forward(self, ids, mask, pos, vocab: int) -> None:
         if self.static is not None:
             self.logits = self.static(ids.to(self.device), mask.to(self.device), pos.to(self.device))
             return
@@ -137,6 +179,7 @@ class CoGenerator:
                                                                                                or [0])[0]
         self.pad_token_id = int(pad_token_id)
         self.check_every = max(1, int(check_every))
+        self._params = {"senior": _n_params(senior), "junior": _n_params(junior)}  # for parameters x positions
         self._tables = {"marker": token_tables(tokenizer, "marker")}
         if decode not in DECODE_MODES:
             raise ValueError(f"decode (config: rollout.decode) must be one of {DECODE_MODES}, got {decode!r}")
@@ -240,7 +283,13 @@ class CoGenerator:
                 s.forward(tok.unsqueeze(-1), step_mask, next_pos.unsqueeze(-1), vocab)
             next_pos = next_pos + 1
         out.flush(state.redraws)
-        return out.rollouts(prompts, decode_steps=t + 1, t_start=t_start)
+        ro = out.rollouts(prompts, decode_steps=t + 1, t_start=t_start)
+        for role, s in (("senior", sen), ("junior", jun)):  # the cost of each role (Rollouts.cost)
+            positions = s.clock.positions if s is not None else 0
+            ro.stats[f"{role}_forward_seconds"] = s.clock.seconds() if s is not None else 0.0
+            ro.stats[f"{role}_positions"] = positions
+            ro.stats[f"{role}_param_tokens"] = positions * self._params[role]
+        return ro
 
     def _finish_codes(self, rc: RolloutConfig, device) -> torch.Tensor:
         """Token id -> finish code (0 = does not end, 1 = EOS, 2 = stop id), on ``device``."""

@@ -7,7 +7,7 @@ the junior given the senior's whole reasoning but not its answer.
 
 Definitions (one senior solo response ``y``, tokens ``y_1..y_T``):
 
-- **answer cut**: the final EOS / stop token (a special token) is dropped; the *reasoning* is the longest token
+- **answer cut**: trailing special tokens (the final EOS) are dropped; the *reasoning* is the longest token
   prefix whose decoded text ends at or before the first character of the response's last ``\\boxed`` /
   ``\\fbox`` command (the grader's own pattern, ``rewards/extract.py``). A response without a box keeps all its
   tokens. So even at ``f = 1`` the junior must write the answer itself. ``R`` = reasoning tokens.
@@ -24,7 +24,7 @@ Definitions (one senior solo response ``y``, tokens ``y_1..y_T``):
 
 Worked example (the embedded world; the token list of one solo solution, EOS last)::
 
-    tokens: " 20" " minus" " 2" " is" " 18" " ." "\\n\\n" " 18" " minus" " 1" " is" " 17" " ." "\\n\\n" " \\\\"
+    tokens: " 20" " minus" " 2" " is" " 18" " ." "\\n\\n" " 18" " minus" " 1" " is" " 17" " ." "\\n\\n" " \\"
             "boxed" "{" "17" "}" EOS
     reasoning R = 14 tokens (up to the second "\\n\\n"); step cut points [7, 14], S = 2
     f:            0     0.25   0.5    0.75   1
@@ -46,6 +46,7 @@ from typing import Sequence
 
 import numpy as np
 
+from tandem_rl.cogen.rollouts import Rollouts
 from tandem_rl.eval.bootstrap import Metric
 from tandem_rl.eval.records import SampleRecord, TransferRecord
 from tandem_rl.eval.summary import CORRECT, summarize_label
@@ -142,18 +143,21 @@ def plan(tokenizer, tables, solo_ids: Sequence[Sequence[int]], *, fractions: Seq
     return Plan(list(requests), cells)
 
 
-def run_transfer(gen, pool, tokenizer, prompts: list[list[int]], solo, rollout, *, fractions: Sequence[float],
-                 units: Sequence[str], batch_size: int, seed: int, answer_format: str, label: str,
-                 progress: bool = False, generate_rows=None) -> tuple[list[TransferRecord], object]:
+def run_transfer(gen, pool, tokenizer, prompts: list[list[int]], solo: Sequence[SampleRecord], rollout, *,
+                 fractions: Sequence[float], units: Sequence[str], batch_size: int, seed: int, answer_format: str,
+                 label: str, generate_rows, progress: bool = False) -> tuple[list[TransferRecord], object]:
     """Continuations by the junior for every (solo record, unit, fraction); returns the records and the engine's
     ``Rollouts`` of the continuations (for the cost statistics).
 
+    ``gen`` is the evaluation's ``CoGenerator`` (its junior writes every continuation), ``pool`` the grader;
     ``prompts[i]`` is the prompt of ``solo[i]``; ``rollout`` is the evaluation's ``RolloutConfig`` with
-    ``schedule="junior"``; ``generate_rows(gen, rows, rollout, batch_size=, seed=, desc=, progress=)`` is the
-    runner's batching function (engine batch ``i`` gets seed ``seed + i``)."""
+    ``schedule="junior"``; ``generate_rows`` is ``runner.generate_rows`` (engine batches of ``batch_size`` rows,
+    batch ``i`` seeded ``seed + i``), passed in because the runner imports this module."""
     fractions = check_fractions(fractions)
     p = plan(tokenizer, gen.tables(rollout.word_start), [r.response_ids for r in solo], fractions=fractions,
              units=units)
+    if not p.requests:  # e.g. eval.transfer_limit = 0
+        return [], Rollouts([], [], [], [], [], [], {})
     rows = [_Prompt(prompts[i] + list(solo[i].response_ids[:n])) for i, n in p.requests]
     ro = generate_rows(gen, rows, rollout, batch_size=batch_size, seed=seed, desc=f"{label} transfer",
                        progress=progress)

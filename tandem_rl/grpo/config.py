@@ -18,8 +18,9 @@ class GRPOConfig:
     clip_eps_low: float = field(default=0.2, metadata={"help": "PPO clip below (1 - eps_low). Paper: 0.2."})
     clip_eps_high: float = field(default=0.2, metadata={"help": "PPO clip above (1 + eps_high). Paper: 0.2; DAPO uses 0.28."})
     loss_agg: str = field(default="token-mean", metadata={"help": (
-        "'token-mean' (paper; TRL dapo, verl token-mean: every masked-in token of the mini-batch weighs the same, "
-        "across micro-batches and ranks), 'seq-mean-token-mean' (original GRPO; TRL grpo) or 'dr_grpo' (Liu et al. "
+        "'token-mean' (the paper's mode; TRL dapo, verl token-mean: every masked-in token of the mini-batch weighs "
+        "the same, across micro-batches and ranks; the paper's verl 0.5 averaged per micro-batch instead, "
+        "docs/reproduce.md), 'seq-mean-token-mean' (original GRPO; TRL grpo) or 'dr_grpo' (Liu et al. "
         "2025: sum / (sequences x rollout.max_new_tokens); verl seq-mean-token-sum-norm).")})
     scale_rewards: bool = field(default=True, metadata={"help": (
         "Divide advantages by the group reward std (GRPO, paper). Off = Dr. GRPO (Liu et al. 2025).")})
@@ -42,6 +43,11 @@ class GRPOConfig:
     solo_mix: float = field(default=0.0, metadata={"help": (
         "Trade-off knob (off by default): this fraction of each group (rounded to whole rollouts) is rolled out by "
         "the senior alone (schedule solo). They are ordinary members of the group baseline. Not in the paper.")})
+    senior_answer_only: bool = field(default=False, metadata={"help": (
+        "Answer-authorship guard (off by default; not in the paper): a rollout is credited only when the senior "
+        "wrote its graded (last boxed) answer entirely; a correct answer the junior wrote, or co-wrote, gets reward "
+        "0 before the advantages, so the senior cannot lean on the junior for the answer. Logged: "
+        "answer_guard_zeroed (rollouts zeroed per step); answer_by_* count who wrote the answers.")})
 
     def validate(self) -> None:
         if self.group_size < 1:

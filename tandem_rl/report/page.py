@@ -14,7 +14,7 @@ import html
 import os
 from pathlib import Path
 
-from tandem_rl.report import cost, figures, tables, tradeoff, transcripts
+from tandem_rl.report import cost, figures, human, tables, tradeoff, transcripts
 from tandem_rl.report.sources import Sources, load_sources
 
 CSS = """
@@ -82,6 +82,7 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
             parts.append(_section("Training curves", _img(png, "training curves")))
         parts.append(_section("Cost per role per training step, and the tandem overhead over solo",
                               cost.training_cost_table(src.runs)))
+    parts.append(_section("Human handoff: a person as the junior", human.human_html(src, max_transcripts)))
     parts.append(_section("Co-written transcripts", _transcripts_html(src, max_transcripts)))
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tandem-rl report</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n")

@@ -19,6 +19,7 @@ from typing import Optional
 from tandem_rl.eval.records import (COMPARISON_FILE, SAMPLES_FILE, SUMMARY_FILE, TRANSFER_FILE, SampleRecord,
                                     TransferRecord, read_jsonl)
 from tandem_rl.eval.transfer import label_summary
+from tandem_rl.play.records import PLAY_FILE
 
 
 @dataclass
@@ -66,6 +67,7 @@ class RunFolder:
 class Sources:
     evals: list[EvalFolder] = field(default_factory=list)
     runs: list[RunFolder] = field(default_factory=list)
+    plays: list[Path] = field(default_factory=list)  # `tandem-rl play` folders (report/human.py)
 
 
 def load_metrics(path: Path) -> tuple[list[dict], int]:
@@ -114,11 +116,14 @@ def load_sources(paths: list[str]) -> Sources:
             rows, skipped = load_metrics(p / "metrics.jsonl")
             src.runs.append(RunFolder(p, p.name, rows, skipped))
             found = True
+        if (p / PLAY_FILE).is_file():
+            src.plays.append(p)
+            found = True
         ev = load_eval_folder(p)
         if ev is not None:
             src.evals.append(ev)
             found = True
         if not found:
             raise ValueError(f"report: {p} holds neither metrics.jsonl (a run) nor <label>/summary.json or "
-                             f"<label>/samples.jsonl (an evaluation)")
+                             f"<label>/samples.jsonl (an evaluation) nor {PLAY_FILE} (tandem-rl play)")
     return src

@@ -187,9 +187,6 @@ def save_best(run_dir: str | os.PathLike, step: int, model, tokenizer, *, metric
     return final
 
 
-_NAMED = re.compile(r"^(best|latest|step_\d{6})$")
-
-
 def split_named(spec: str) -> tuple[str, Optional[str]]:
     """``"runs/a@best"`` -> ``("runs/a", "best")``; ``"runs/a@step_000120"`` -> ``("runs/a", "step_000120")``;
     anything without such a tail -> ``(spec, None)``.
@@ -198,7 +195,7 @@ def split_named(spec: str) -> tuple[str, Optional[str]]:
     (('runs/a', 'step_000120'), ('runs/a', None), ('me@host/x', None))
     """
     run, sep, name = spec.rpartition("@")
-    if sep and run and (_NAMED.match(name) or name.startswith("step_")):
+    if sep and run and (name in (BEST, "latest") or name.startswith("step_")):
         return run, name
     return spec, None
 

@@ -46,6 +46,9 @@ class TrainConfig:
         "group_size) makes the samples identical to a single-process run.")})
     seed: int = field(default=0, metadata={"help": "Seed for data order, rollouts and init."})
     save_every: int = field(default=50, metadata={"help": "Checkpoint every N steps (0 = only at the end)."})
+    save_final: bool = field(default=True, metadata={"help": (
+        "Checkpoint at the last step too. False: only every save_every steps (benchmarks, throwaway runs; a 4B "
+        "senior's checkpoint with its AdamW state is ~50 GB). A run is resumable and evaluable only from a checkpoint.")})
     keep_last: int = field(default=3, metadata={"help": "Keep the newest N checkpoints; older ones are deleted (0 = keep all)."})
     log_every: int = field(default=1, metadata={"help": "Write metrics every N steps (the step's own values, not averages)."})
     dump_rollouts_every: int = field(default=10, metadata={"help": (

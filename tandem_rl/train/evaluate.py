@@ -89,16 +89,10 @@ def validation_sets(cfg, tokenizer, held_problems: list, held_ids: list) -> list
 
 def summarize(names: Sequence[str], rewards: Sequence, *, solo: bool) -> dict[str, float]:
     """Metrics from per-benchmark ``[problems, samples]`` rewards (see the module's worked example)."""
-    sums = np.concatenate([_sums(np.asarray(r, dtype=float).reshape(-1, _width(rewards))) for r in rewards])
-    return metrics_from_sums(names, sums.tolist(), n=_width(rewards), solo=solo)
-
-
-def _width(rewards) -> int:
-    for r in rewards:
-        arr = np.asarray(r, dtype=float)
-        if arr.size:
-            return arr.shape[-1]
-    return 1
+    arrays = [np.asarray(r, dtype=float) for r in rewards]
+    n = next((a.shape[-1] for a in arrays if a.size), 1)
+    sums = np.concatenate([_sums(a.reshape(-1, n)) for a in arrays])
+    return metrics_from_sums(names, sums.tolist(), n=n, solo=solo)
 
 
 def _sums(rewards: np.ndarray) -> np.ndarray:
@@ -152,23 +146,9 @@ def validate(generator, grader, sets: Sequence[ValidationSet], cfg, *, step: int
         results = grader.grade(texts, golds, answer_format=cfg.reward.answer_format)
         rewards = np.array([r.reward for r in results], dtype=float)
     owner_arr = np.asarray(owner, dtype=int)
-    local = np.concatenate([_sums(rewards[owner_arr == s].reshape(-1, n)) for s in range(len(sets))])
+    local = np.concatenate([_sums(rewards[owner_arr == s].reshape(-1, n)) for s in range(len(sets))] or [[]])
     return metrics_from_sums([v.name for v in sets], all_sum(local.tolist()), n=n,
                              solo=cfg.train.eval_schedule == "solo")
-
-
-def solo_accuracy(generator, grader, prompt_ids: list[list[int]], golds: list[str], cfg, *, step: int,
-                  autocast) -> float:
-    """Mean reward of one solo response per problem (nan when there are none): the hook's original metric."""
-    problems = [_Gold(g) for g in golds]
-    solo = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, eval_schedule="solo", eval_samples=1))
-    return validate(generator, grader, [ValidationSet("holdout", problems, prompt_ids)], solo, step=step,
-                    autocast=autocast)["eval_solo_acc"]
-
-
-@dataclass
-class _Gold:
-    answer: str
 
 
 def append_history(run_dir, step: int, metrics: dict, *, best: bool) -> None:

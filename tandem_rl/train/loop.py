@@ -11,11 +11,12 @@ One step, top to bottom::
 Data parallel (``accelerate launch`` / ``torchrun`` with several processes; docs/distributed.md): ``parallel.start``
 picks the run's backend once and the loop only calls its methods; each rank rolls out and trains on its slice of
 every mini-batch (``ranks.rank_groups``); the graded rollouts are gathered so that metrics and dumps are those of
-the whole step; rank 0 alone writes the config, metrics, dumps, checkpoints and the progress bar; the held-out
-evaluation is split over ranks. With one process every gather and sum over ranks is the identity.
+the whole step; rank 0 alone writes the config, metrics, dumps, checkpoints and the progress bar; validation
+is split over ranks. With one process every gather and sum over ranks is the identity.
 
-``train(cfg)`` returns the run folder: ``config.yaml``, ``metrics.jsonl``, ``rollouts/``, ``checkpoints/``. Steps
-are numbered from 1 in every output (``step_000002`` = the state after two steps).
+``train(cfg)`` returns the run folder: ``config.yaml``, ``metrics.jsonl``, ``rollouts/``, ``checkpoints/`` (with
+``best/`` when ``train.best_metric`` is set), ``validation.jsonl``. Steps are numbered from 1 in every output
+(``step_000002`` = the state after two steps).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,12 +40,13 @@ from tandem_rl.data import encode_problems, load_problems, split_holdout
 from tandem_rl.grpo.advantages import group_advantages
 from tandem_rl.train import parallel
 from tandem_rl.train.build import autocast_factory, build, lr_at
-from tandem_rl.train.checkpoint import (latest_checkpoint, latest_marker, load_trainer_state, rng_state,
-                                        save_checkpoint, set_rng_state)
+from tandem_rl.train.checkpoint import (BEST, best_record, checkpoint_name, improves, latest_checkpoint,
+                                        latest_marker, load_trainer_state, rng_state, save_best, save_checkpoint,
+                                        set_rng_state)
 from tandem_rl.train.data_order import step_indices
 from tandem_rl.train.dump import dump_rollouts, rollout_rows
-from tandem_rl.train.evaluate import solo_accuracy
-from tandem_rl.train.loggers import MetricLogger
+from tandem_rl.train.evaluate import HISTORY, append_history, validate, validation_sets
+from tandem_rl.train.loggers import MetricLogger, truncate_jsonl
 from tandem_rl.train.metrics import Counters, step_metrics
 from tandem_rl.train.parallel.ranks import all_gather, all_sum, rank_groups
 from tandem_rl.train.rollout import collect, join_ranks
@@ -74,6 +77,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
     autocast = autocast_factory(cfg, objs.device)
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
                           resume_step=start if resume else None) if par.main else None
+    best = _open_best(run_dir, start if resume else None, t, par)
     bar = tqdm(total=t.steps, initial=start, disable=not (progress and par.main), desc="train", dynamic_ncols=True)
     grading = contextlib.nullcontext(grader) if grader is not None else rewards.GraderPool.from_config(cfg.reward)
     try:
@@ -103,12 +107,17 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
                                        prompts_skipped_too_long=data.skipped_long)
                 if par.main and _due(step, t.dump_rollouts_every, last):
                     dump_rollouts(run_dir, step, rollout_rows(step, sr, data.train_problems, objs.tokenizer, G))
-                if _due(step, t.eval_every, last):
-                    metrics["eval_solo_acc"] = _evaluate(generator, grader, objs, data, cfg, i, autocast)
+                validated = _due(step, t.eval_every, last)
+                if validated:
+                    val = _evaluate(generator, grader, objs, data, cfg, i, autocast)
+                    metrics.update(val)
+                    best, is_best = _keep_best(run_dir, step, objs, val, t, best)
+                    if par.main:
+                        append_history(run_dir, step, val, best=is_best)
                 metrics["step_seconds"] = time.perf_counter() - t_step
-                if par.main and (_due(step, t.log_every, last) or "eval_solo_acc" in metrics):
+                if par.main and (_due(step, t.log_every, last) or validated):
                     logger.log(metrics)
-                if last or _due(step, t.save_every, last):
+                if (last and t.save_final) or (t.save_every and step % t.save_every == 0):
                     _save(run_dir, step, objs, counters, lr, t)
                 bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", solve=f"{metrics['solve_rate']:.2f}",
                                 senior=f"{metrics['senior_fraction']:.2f}")
@@ -185,12 +194,50 @@ def _save(run_dir: Path, step: int, objs, counters: Counters, lr: float, t) -> N
     par.barrier()
 
 
+def _open_best(run_dir: Path, resume_step, t, par) -> dict | None:
+    """The kept best so far (``checkpoints/best/best.json``). A fresh run drops a stale best and history; a resumed
+    one keeps its best and drops validation lines after the checkpoint (as ``metrics.jsonl``)."""
+    if par.main:
+        if resume_step is None:
+            shutil.rmtree(run_dir / "checkpoints" / BEST, ignore_errors=True)
+            (run_dir / HISTORY).unlink(missing_ok=True)
+        else:
+            truncate_jsonl(run_dir / HISTORY, resume_step)
+    par.barrier()
+    record = best_record(run_dir) if t.best_metric else None
+    if record is not None and record["metric"] != t.best_metric:
+        raise ValueError(f"{run_dir}/checkpoints/best was chosen by {record['metric']!r} but train.best_metric is "
+                         f"{t.best_metric!r}: resume with the run's metric, or move checkpoints/best away first")
+    return record
+
+
+def _keep_best(run_dir: Path, step: int, objs, val: dict, t, best: dict | None) -> tuple[dict | None, bool]:
+    """Write ``checkpoints/best`` when ``train.best_metric`` beats the kept best (every rank takes part, as in
+    ``_save``: the decision is the same on all ranks, since the metrics are summed over them)."""
+    if not t.best_metric:
+        return best, False
+    if t.best_metric not in val:
+        raise ValueError(f"train.best_metric {t.best_metric!r} is not a validation metric of this run; it logs "
+                         f"{sorted(val)}")
+    value = val[t.best_metric]
+    # a best written by this very step before a kill (resumed from an earlier checkpoint): a re-run that reaches
+    # its value again marks it as best again instead of leaving the history without one
+    rerun = best is not None and best["step"] >= step and value == best["value"]
+    if not (rerun or improves(value, best, t.best_metric)):
+        return best, False
+    par = objs.parallel
+    weights = par.model_state(objs.senior)
+    if par.main:
+        save_best(run_dir, step, objs.senior, objs.tokenizer, metric=t.best_metric, value=value, state_dict=weights)
+    par.barrier()
+    return {"step": step, "checkpoint": checkpoint_name(step), "metric": t.best_metric, "value": value}, True
+
+
 @dataclass
 class _Data:
     train_problems: list
     train_ids: list
-    held_problems: list   # this rank's share of the first train.eval_problems held-out problems
-    held_ids: list
+    val_sets: list        # the validation benchmarks (train/evaluate.py), whole: validate() splits them over ranks
     skipped_long: int     # prompts dropped for data.max_prompt_tokens (training and held-out)
 
 
@@ -202,19 +249,18 @@ def _load_data(cfg, tokenizer, par) -> _Data:
     if not tr.problems:
         raise ValueError(f"data.source {cfg.data.source!r}: no training problems left "
                          f"({len(problem_set.problems)} loaded, {len(held)} held out, {skipped} prompts too long)")
-    n = cfg.train.eval_problems
-    if cfg.train.eval_every and not ho.problems[:n]:
-        raise ValueError("train.eval_every > 0 needs held-out problems: set data.holdout > 0")
-    share = slice(par.rank, None, par.world)  # the evaluation is split over ranks
-    return _Data(tr.problems, tr.prompt_ids, ho.problems[:n][share], ho.prompt_ids[:n][share], skipped)
+    t = cfg.train
+    if t.eval_every and not t.eval_benchmarks and not ho.problems[:t.eval_problems]:
+        raise ValueError("train.eval_every > 0 needs validation problems: set data.holdout > 0 or "
+                         "train.eval_benchmarks")
+    val_sets = validation_sets(cfg, tokenizer, ho.problems, ho.prompt_ids) if t.eval_every else []
+    return _Data(tr.problems, tr.prompt_ids, val_sets, skipped)
 
 
-def _evaluate(generator, grader, objs, data: _Data, cfg, i: int, autocast) -> float:
-    """``eval_solo_acc``: solo accuracy on the held-out problems, each rank its share, averaged over all."""
+def _evaluate(generator, grader, objs, data: _Data, cfg, i: int, autocast) -> dict:
+    """The validation metrics (``train/evaluate.py``): each rank answers its share, the sums are added over ranks."""
+    par = objs.parallel
     with _explain_oom(f"step {i + 1}, evaluation", " Also train.eval_problems."):
-        with objs.parallel.gathered(objs.senior):
-            acc = solo_accuracy(generator, grader, data.held_ids, [p.answer for p in data.held_problems], cfg,
-                                step=i, autocast=autocast)
-    n_here = len(data.held_ids)
-    total, n = all_sum([acc * n_here if n_here else 0.0, float(n_here)])
-    return total / n if n else float("nan")
+        with par.gathered(objs.senior):
+            return validate(generator, grader, data.val_sets, cfg, step=i, autocast=autocast, rank=par.rank,
+                            world=par.world, all_sum=all_sum)

@@ -16,7 +16,13 @@ Rollout keys:
 - ``answer_by_senior`` / ``_junior`` / ``_mixed`` / ``_none``: who wrote the graded (last boxed) answer;
 - ``reward_by_senior_share/a-b``: mean reward of rollouts whose senior share lies in [a, b) (last bin closed);
 - ``grade_timeouts``: answers whose grading timed out (scored 0); ``reward_solo_mix``: mean reward of the solo_mix
-  members when that knob is on.
+  members when that knob is on; ``answer_guard_zeroed``: rollouts the grader rewarded but ``grpo.senior_answer_only``
+  set to 0 (their answer was not the senior's alone);
+- cost per role (``Rollouts.cost``; sums over the step's engine calls and ranks): ``senior_tokens_written`` /
+  ``junior_tokens_written`` (the authorship sums), ``senior_forward_seconds`` / ``junior_forward_seconds`` (wall
+  time inside each model's forward passes; summed over ranks), ``senior_positions`` / ``junior_positions`` (token
+  positions each model processed: in lockstep both process every token) and ``senior_param_tokens`` /
+  ``junior_param_tokens`` (parameters x positions, a FLOP proxy).
 
 >>> import numpy as np
 >>> share_bin(0.0), share_bin(0.5), share_bin(1.0)
@@ -74,6 +80,8 @@ def rollout_metrics(step_rollouts, zero_std: np.ndarray, group_size: int) -> dic
         out[f"reward_by_senior_share/{key}"] = float(np.mean(bins[key]))
     if step_rollouts.solo_row.any():
         out["reward_solo_mix"] = float(rewards[step_rollouts.solo_row].mean())
+    out["answer_guard_zeroed"] = int(sum(r.reward > 0 and g == 0 for r, g in zip(step_rollouts.results, rewards)))
+    out.update({k: v for k, v in ro.cost().items() if k not in ("rows", "seconds")})
     return out
 
 

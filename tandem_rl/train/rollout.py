@@ -4,6 +4,10 @@ Rows are laid out group by group: rows ``[g*G, (g+1)*G)`` answer prompt ``g``. T
 ``CoGenerator.generate`` with the config's rollout settings; the schedule (``word`` for tandem, ``solo`` for vanilla
 GRPO) is the only thing that differs between the two methods, and this module never reads it.
 
+``grpo.senior_answer_only`` (off by default): after grading, a rollout whose graded answer was not written by
+the senior alone (``RewardResult.answer_author`` is "junior", "mixed" or None) gets reward 0; ``results`` keep the
+grader's own rewards, so ``metrics.rollout_metrics`` can count what the guard zeroed.
+
 ``grpo.solo_mix`` (off by default): the last ``round(solo_mix * G)`` members of every group are rolled out by the
 senior alone, in a second engine call with ``schedule="solo"``. They are ordinary members of the group: they share
 its reward baseline and their senior tokens are trained like any other.
@@ -89,6 +93,17 @@ def join_ranks(parts: list["StepRollouts"], positions: list[list[int]], group_si
                         grade_seconds=max(p.grade_seconds for p in parts))
 
 
+def answer_guard(results) -> np.ndarray:
+    """Rewards with every rollout whose graded answer the senior did not write alone set to 0.
+
+    >>> from types import SimpleNamespace as R
+    >>> answer_guard([R(reward=1.0, answer_author="senior"), R(reward=1.0, answer_author="junior"),
+    ...               R(reward=1.0, answer_author="mixed"), R(reward=0.0, answer_author=None)]).tolist()
+    [1.0, 0.0, 0.0, 0.0]
+    """
+    return np.array([r.reward if r.answer_author == "senior" else 0.0 for r in results], dtype=np.float64)
+
+
 def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
             cfg, *, step: int, rollout_cfg, autocast, progress: bool = False,
             group_pos: list[int] | None = None) -> StepRollouts:
@@ -128,7 +143,8 @@ def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: li
         authors.append(chars)
     row_golds = [golds[k] for k in range(len(prompt_ids)) for _ in range(g)]
     results = grader.grade(texts, row_golds, answer_format=cfg.reward.answer_format, char_authors=authors)
-    rewards = np.array([r.reward for r in results], dtype=np.float64)
+    rewards = answer_guard(results) if cfg.grpo.senior_answer_only else np.array([r.reward for r in results],
+                                                                                  dtype=np.float64)
     return StepRollouts(rollouts=rollouts, problem_index=list(problem_index), solo_row=np.array(solo, dtype=bool),
                         texts=texts, results=list(results), rewards=rewards, gen_seconds=gen_seconds,
                         grade_seconds=time.perf_counter() - t1)

@@ -18,7 +18,8 @@ Gradient forwards go through ``objs.policy`` (the senior as the backend wrapped 
 between backends (the per-pass sync, backward, clipping and the step) is the backend's: this file has no branch on it.
 
 Rows that cannot carry gradient are never forwarded: a row whose advantage is 0 (zero-std group) or that holds no
-senior token adds exactly 0 to the loss and the gradient, unless a KL term is on. They still count in the
+senior token adds exactly 0 to the loss and the gradient, unless a KL term is on (or ``grpo.junior_weight`` puts its
+junior tokens into the loss). They still count in the
 mini-batch denominators, exactly as if they had been computed.
 """
 
@@ -102,7 +103,8 @@ def trainable_rows(rollouts: Rollouts, advantages: np.ndarray, grpo_cfg) -> list
         n_jun = len(a) - n_sen
         policy = n_sen > 0 and (advantages[i] != 0 or grpo_cfg.beta > 0)
         junior_kl = n_jun > 0 and grpo_cfg.lambda_jun > 0
-        if policy or junior_kl:
+        junior_pg = n_jun > 0 and grpo_cfg.junior_weight > 0 and advantages[i] != 0  # junior tokens in the loss
+        if policy or junior_kl or junior_pg:
             out.append(i)
     return out
 
@@ -162,7 +164,8 @@ def _accumulate_gradients(objs, inputs: _Inputs, rows: list[int], rows_on: list[
                 logp, old, batch.advantages, batch.loss_mask, agg=g.loss_agg, n_tokens=counts.n_tokens,
                 n_seqs=counts.n_seqs, max_len=cfg.rollout.max_new_tokens, eps_low=g.clip_eps_low,
                 eps_high=g.clip_eps_high, ref_logp=batch.ref_logprob, beta=g.beta, junior_mask=batch.junior_mask,
-                junior_logp=batch.sampled_logprob, n_junior_tokens=counts.n_junior_tokens, lambda_jun=g.lambda_jun)
+                junior_logp=batch.sampled_logprob, n_junior_tokens=counts.n_junior_tokens, lambda_jun=g.lambda_jun,
+                dual_clip=g.dual_clip, junior_weight=g.junior_weight)
             value = float(parts.loss.detach())
             finite = finite and math.isfinite(value)
             par.backward(parts.loss * counts.world_size, last=last, finite=finite)

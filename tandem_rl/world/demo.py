@@ -40,7 +40,10 @@ DEMO_SETTINGS = {
     "eval": {"benchmarks": ["world:test"], "limit": 100, "n_samples": 4, "temperature": 1.0, "top_p": 1.0,
              "top_k": 0, "max_new_tokens": 32, "handoff_schedules": ["paragraph", "word"],
              "notation_regex": "<<|>>", "step_checker": "tandem_rl.world.steps:check_steps", "report_k": 1,
-             "batch_size": 200, "seed": 0},
+             "batch_size": 200, "seed": 0,
+             # transfer curves on a subset, so that they add at most ~10% to the demo (docs/evaluation.md)
+             "metrics": ["solo", "handoff", "legibility", "drift", "transfer"], "transfer_limit": 50,
+             "transfer_samples": 2},
 }
 QUICK = {"train.steps": 12, "eval.limit": 24, "eval.n_samples": 2, "eval.bootstrap": 200}
 
@@ -163,6 +166,7 @@ ROWS = [  # (column title, metric name in summary.json)
     ("handoff word", "handoff_word_pass@k"),
     ("jargon", "notation_rate"),
     ("junior CE", "legibility_ce"),
+    ("transfer AUC", "transfer_tokens_auc"),
     ("KL base", "drift_kl_base"),
     ("faithful", "faithful"),
     ("right+false step", "correct_with_false_step"),

@@ -1,0 +1,93 @@
+"""What one played problem leaves on disk: one JSON line in ``<out>/human.jsonl``, appended and never rewritten.
+
+A record (``author`` holds one entry per character of ``text``: 1 = the senior wrote it, 0 = the person)::
+
+    {"label": "tandem", "protocol": "handoff_human", "benchmark": "world-test", "problem_id": "world:test:w-3",
+     "problem": "Tom has 11 shells. ...", "gold": "14",
+     "text": " 11 plus 5 is 16 .\\n\\n16 minus 2 is 14 \\\\boxed{14}",
+     "author": [1, 1, ..., 0, 0], "segments": [[1, " 11 plus 5 is 16 .\\n\\n"], [0, "16 minus 2 is 14 \\\\boxed{14}"]],
+     "turns": [{"author": "senior", "chars": 20, "seconds": 0.05}, {"author": "person", "chars": 27, "seconds": 9.8}],
+     "reward": 1.0, "extracted": "14", "answer_author": "person", "finish_reason": "answer", "seconds": 10.1,
+     "session": "3f9a...", "participant": "p07", "started_at": "2026-11-30T06:01:02Z", "seed": 17}
+
+``to_sample_record`` gives the evaluation's record (``eval/records.py``: ``schedule`` = the protocol, the person in
+the junior's place) so evaluation code can read a play like any co-written sample. Appending one line per finished
+problem (flushed and synced) means a crash mid-problem loses at most that problem; a half-written last line is
+skipped when reading.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Optional
+
+from tandem_rl.eval.records import SampleRecord
+
+PLAY_FILE = "human.jsonl"
+PROTOCOLS = ("handoff_human", "finish_human")
+
+
+@dataclass
+class HumanRecord:
+    label: str
+    protocol: str  # "handoff_human": alternate steps with the senior; "finish_human": finish from its prefix
+    benchmark: str
+    problem_id: str
+    problem: str
+    gold: str
+    text: str
+    author: list[int]
+    segments: list[list] = field(default_factory=list)
+    turns: list[dict] = field(default_factory=list)
+    reward: float = 0.0
+    extracted: Optional[str] = None
+    answer_author: Optional[str] = None  # "senior" | "person" | "mixed"
+    # "answer" | "turn_limit" | "eos" (the senior ended without an answer) | "no_answer" (finish protocol) |
+    # "context_full" (no room left in the senior's context for another step)
+    finish_reason: str = "answer"
+    seconds: float = 0.0
+    session: str = ""
+    participant: Optional[str] = None
+    started_at: str = ""
+    seed: int = 0
+
+    def to_sample_record(self, sample: int = 0) -> SampleRecord:
+        """The evaluation's record of this play (no token ids: the person's text has none of its own)."""
+        who = {"person": "junior"}.get(self.answer_author, self.answer_author)
+        return SampleRecord(label=self.label, benchmark=self.benchmark, problem_id=self.problem_id, sample=sample,
+                            schedule=self.protocol, response_ids=[], author=[], segments=self.segments,
+                            text=self.text, reward=self.reward, extracted=self.extracted, answer_author=who,
+                            finish_reason=self.finish_reason, gold=self.gold)
+
+
+def append_record(folder: str | os.PathLike, record: HumanRecord) -> Path:
+    """Append one line to ``<folder>/human.jsonl`` (append mode only: earlier sessions are never touched)."""
+    path = Path(folder) / PLAY_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = json.dumps(dataclasses.asdict(record), ensure_ascii=False) + "\n"
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(line)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return path
+
+
+def read_records(folder: str | os.PathLike) -> list[HumanRecord]:
+    """Every complete record of ``<folder>/human.jsonl``; lines that do not parse (a crash mid-write) are skipped."""
+    path = Path(folder) / PLAY_FILE
+    if not path.is_file():
+        return []
+    names = {f.name for f in dataclasses.fields(HumanRecord)}
+    out = []
+    with open(path, encoding="utf-8") as fh:
+        for line in fh:
+            try:
+                row = json.loads(line)
+                out.append(HumanRecord(**{k: v for k, v in row.items() if k in names}))
+            except (ValueError, TypeError):
+                continue
+    return out
