@@ -84,6 +84,14 @@ def test_bad_grids_are_refused():
     assert check_fractions([0, 1]) == [0.0, 1.0]
 
 
+def test_transfer_needs_a_boxed_answer_format(tmp_path):
+    """With gsm8k answers the cut (before the last box) would hand the junior the senior's ``#### N``: refused."""
+    cfg = demo_config(["eval.metrics=[solo,transfer]", "reward.answer_format=gsm8k"])
+    with pytest.raises(ValueError, match="needs reward.answer_format 'boxed'"):
+        evaluate(cfg, {"initial": "/nonexistent"}, junior="world:junior", base=None, output_dir=tmp_path / "ev",
+                 progress=False)
+
+
 def test_auc_and_metrics_by_hand():
     assert float(auc(np.array([1.0, 0.0, 1.0]), [0, 0.5, 1])) == pytest.approx(0.5)
     assert float(auc(np.array([0.2, 0.4, 0.4, 1.0]), [0, 0.2, 0.5, 1])) == pytest.approx(

@@ -137,6 +137,11 @@ def test_records_are_appended_across_sessions_never_overwritten(study, tmp_path)
     with open(tmp_path / PLAY_FILE, "ab") as fh:  # a crash mid-write leaves a partial line: it is skipped
         fh.write(b'{"label": "alp')
     assert [r.participant for r in read_records(tmp_path)] == ["p0", "p1"]
+    s = twin(study, tmp_path, seed=2)  # the next session's record is not glued onto the torn line
+    sid = s.new_session("p2")
+    s.next_problem(sid)
+    s.person_turn(sid, " \\boxed{0}")
+    assert [r.participant for r in read_records(tmp_path)] == ["p0", "p1", "p2"]
 
 
 def test_assignment_is_balanced_and_seeded():
@@ -166,3 +171,12 @@ def test_docstring_examples():
 
     result = doctest.testmod(tandem_rl.play.study)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_bad_arguments_stop_before_any_model_loads():
+    from tandem_rl.cli import main
+
+    for args, said in ((["--max-turns", "1"], "--max-turns must be >= 2"), (["--limit", "0"], "--limit must be >= 1"),
+                       (["--host", "::1"], "IPv6 and wildcard"), (["--host", "0.0.0.0"], "IPv6 and wildcard")):
+        with pytest.raises(SystemExit, match=said):
+            main(["play", "--senior", "a=/nonexistent/model", *args])

@@ -95,11 +95,38 @@ def test_kill_after_the_best_was_written_but_before_its_checkpoint(digit_task, t
     assert best_record(resumed) == best_record(straight)
 
 
+def _greedy_accuracy(checkpoint, run) -> float:
+    """Independent of the trainer's hook: HF ``generate`` greedy on the held-out prompts, graded one by one."""
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from tandem_rl.data import encode_problems, load_problems, split_holdout
+    from tandem_rl.rewards import grade
+
+    cfg = load_config(run / "config.yaml")
+    _, held = split_holdout(load_problems(cfg.data).problems, cfg.data.holdout, cfg.data.shuffle_seed)
+    tok = AutoTokenizer.from_pretrained(checkpoint)
+    model = AutoModelForCausalLM.from_pretrained(checkpoint).eval()
+    enc = encode_problems(tok, held, cfg.data)
+    right = 0
+    for problem, ids in zip(enc.problems, enc.prompt_ids):
+        out = model.generate(torch.tensor([ids]), max_new_tokens=cfg.rollout.max_new_tokens, do_sample=False,
+                             pad_token_id=tok.pad_token_id)[0, len(ids):]
+        right += grade(tok.decode(out, skip_special_tokens=True), problem.answer).reward
+    return right / len(enc.problems)
+
+
 def test_default_hook_logs_the_same_solo_accuracy_and_keeps_no_best(digit_task, tmp_path):
-    run = loop.train(_cfg(digit_task, tmp_path / "d", "train.steps=2", "train.eval_samples=1", "train.best_metric=",
-                          "train.eval_greedy=true"), progress=False)
+    model, _ = digit_task
+    problems = tmp_path / "digits.jsonl"  # golds 0..9: greedy accuracy = the share of golds equal to its one digit
+    problems.write_text("".join(json.dumps({"id": f"q{i}", "problem": "Pick a digit.", "answer": str(i % 10)}) + "\n"
+                                for i in range(40)))
+    run = loop.train(_cfg((model, problems), tmp_path / "d", "train.steps=2", "train.eval_samples=1",
+                          "train.best_metric=", "train.eval_greedy=true", "data.holdout=20"), progress=False)
     hist = _lines(run / "validation.jsonl")
     assert [h["eval_solo_acc"] for h in hist] == [h["eval_pass@1"] for h in hist]
+    independent = _greedy_accuracy(run / "checkpoints" / "step_000002", run)
+    assert independent > 0  # else the comparison below could not tell a hook that always says 0
+    assert hist[-1]["eval_solo_acc"] == pytest.approx(independent)
     assert not (run / "checkpoints" / "best").exists() and not any(h["best"] for h in hist)
     with pytest.raises(FileNotFoundError, match="keeps no best"):
         resolve_checkpoint(f"{run}@best")

@@ -1,5 +1,5 @@
 """The update with ``grpo.junior_weight`` and ``grpo.dual_clip`` (issue 16): junior tokens in the loss with a weight,
-against an independent row-by-row reference; weight 0 is exactly the earlier update; the options reach the loss."""
+against an independent row-by-row reference; weight 0 is the senior-only reference; the options reach the loss."""
 
 import copy
 
@@ -44,15 +44,15 @@ def test_junior_weight_update_matches_the_weighted_reference():
         assert torch.allclose(before[n] - p.detach(), ref.get(n, torch.zeros_like(p)), atol=1e-6, rtol=1e-4), n
 
 
-def test_junior_weight_zero_is_exactly_the_earlier_update():
-    cfg, objs, ro, _ = _setup()
-    cfg0, objs0, ro0, _ = _setup()
-    cfg0.grpo.junior_weight = 0.0
+def test_junior_weight_zero_is_the_senior_only_update():
+    """At the default weight 0 the update is the senior-tokens-only reference (junior tokens add nothing)."""
+    cfg, objs, ro, _ = _setup(budget=12)
     assert cfg.grpo.junior_weight == 0.0  # the default
+    before = {n: p.detach().clone() for n, p in objs.senior.named_parameters()}
+    ref = _weighted_reference_grad(objs.senior, ro, ADV, 0.8, 0.0)
     update_policy(objs, ro, ADV, cfg, autocast=NO_AUTOCAST, lr=1.0)
-    update_policy(objs0, ro0, ADV, cfg0, autocast=NO_AUTOCAST, lr=1.0)
-    for (n, a), (_, b) in zip(objs.senior.named_parameters(), objs0.senior.named_parameters()):
-        assert torch.equal(a, b), n
+    for n, p in objs.senior.named_parameters():
+        assert torch.allclose(before[n] - p.detach(), ref.get(n, torch.zeros_like(p)), atol=1e-6, rtol=1e-4), n
     assert 4 not in trainable_rows(ro, ADV, cfg.grpo)
     cfg.grpo.junior_weight = 0.5
     assert 4 in trainable_rows(ro, ADV, cfg.grpo) and 4 not in trainable_rows(ro, np.zeros(6), cfg.grpo)

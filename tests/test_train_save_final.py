@@ -25,3 +25,15 @@ def test_no_final_checkpoint_when_asked(tiny_run):
 def test_default_saves_the_last_step(tiny_run):
     assert _steps(_train(tiny_run, "default", "train.save_every=2", "train.keep_last=0")) == ["step_000002",
                                                                                             "step_000003"]
+
+
+def test_a_run_without_latest_names_what_it_has(tiny_run):
+    import pytest
+
+    from tandem_rl.eval.runner import resolve_checkpoint
+
+    run = _train(tiny_run, "none", "train.save_every=0", "train.save_final=false")
+    with pytest.raises(FileNotFoundError, match=r"without checkpoints/latest.txt \(it has: none\)"):
+        resolve_checkpoint(str(run))
+    run = _train(tiny_run, "periodic", "train.save_every=2", "train.save_final=false")
+    assert resolve_checkpoint(str(run)).endswith("step_000002")  # latest.txt names the last periodic one

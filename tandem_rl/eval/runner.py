@@ -51,7 +51,7 @@ from tandem_rl.eval.text_checks import StepChecker, faithfulness, load_step_chec
 from tandem_rl.eval.transfer import UNITS, check_fractions, label_summary, run_transfer, transfer_metrics
 from tandem_rl.models import freeze, load_model, load_tokenizer
 from tandem_rl.rewards import GraderPool, char_authors
-from tandem_rl.train.checkpoint import latest_marker, resolve_named, split_named
+from tandem_rl.train.checkpoint import available, latest_marker, resolve_named, split_named
 
 
 @dataclasses.dataclass
@@ -79,6 +79,11 @@ def resolve_checkpoint(path: str) -> str:
         if not ckpt.is_dir():
             raise FileNotFoundError(f"{latest} names {name!r} but {ckpt} is not a folder")
         return str(ckpt)
+    run = Path(path)
+    if ((run / "checkpoints").is_dir() or (run / "config.yaml").is_file()) and not (run / "config.json").exists():
+        have = ", ".join(available(path)) or "none"  # e.g. train.save_final=false, or only checkpoints/best
+        raise FileNotFoundError(f"{path} is a training run without checkpoints/latest.txt (it has: {have}); "
+                                f"name one: {path}@best or {path}@step_NNNNNN")
     return path
 
 
@@ -203,6 +208,10 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
         bad_units = [u for u in ec.transfer_units if u not in UNITS] or ([] if ec.transfer_units else ["(none)"])
         if bad_units:
             raise ValueError(f"eval.transfer_units: {bad_units}; choose one or more of {list(UNITS)}")
+        if cfg.reward.answer_format not in ("boxed", "boxed-strict"):  # the cut before the answer finds boxes only
+            raise ValueError(f"eval.metrics 'transfer' needs reward.answer_format 'boxed' or 'boxed-strict', got "
+                             f"{cfg.reward.answer_format!r}: with another format the senior's answer would stay in "
+                             f"the prefix handed to the junior")
     bad = [s for s in ec.handoff_schedules if s not in SCHEDULES or not SCHEDULES[s].cowrites]
     if "handoff" in metrics_on and bad:
         raise ValueError(f"eval.handoff_schedules: {bad} are not co-writing schedules; choose from "

@@ -68,10 +68,30 @@ def build_study(cfg, seniors: dict[str, str], *, problems: str, limit: int, prot
                  finish_steps=finish_steps, answer_format=cfg.reward.answer_format, seed=seed)
 
 
+LOOPBACK = ("127.0.0.1", "localhost")
+
+
+def _is_ipv4(host: str) -> bool:
+    import ipaddress
+
+    try:
+        return isinstance(ipaddress.ip_address(host), ipaddress.IPv4Address) and host != "0.0.0.0"
+    except ValueError:
+        return False
+
+
 def run(args) -> int:
     from tandem_rl.eval.command import parse_seniors
     from tandem_rl.play.server import make_server
 
+    bad = [f"{flag} must be >= {low}, got {value}" for flag, value, low in
+           (("--max-turns", args.max_turns, 2), ("--limit", args.limit, 1), ("--finish-steps", args.finish_steps, 1),
+            ("--port", args.port, 0)) if value < low]
+    if bad:  # checked before any model loads
+        raise SystemExit("tandem-rl play: " + "; ".join(bad))
+    if args.host not in LOOPBACK and not _is_ipv4(args.host):
+        raise SystemExit(f"tandem-rl play: --host {args.host!r}: give 127.0.0.1 (default) or one IPv4 address of "
+                         f"this machine (IPv6 and wildcard addresses such as 0.0.0.0 are not supported)")
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config and not Path(config).exists():
         config, overrides = None, [config] + overrides  # only overrides were given
@@ -85,8 +105,9 @@ def run(args) -> int:
     study = build_study(cfg, seniors, problems=problems, limit=args.limit, protocols=PROTOCOLS[args.protocol],
                         out=args.out, max_turns=args.max_turns, finish_steps=args.finish_steps, seed=args.seed)
     server = make_server(study, host=args.host, port=args.port)
-    if args.host not in ("127.0.0.1", "localhost", "::1"):
-        print(f"warning: bound to {args.host}: other machines on the network can reach this page")
+    if args.host not in LOOPBACK:
+        print(f"warning: bound to {args.host}: other machines that can reach this address can open the page at "
+              f"http://{args.host}:{server.server_address[1]}/")
     print(f"{len(study.problems)} problems, seniors compared blind: {', '.join(seniors)}; "
           f"records appended to {Path(args.out) / 'human.jsonl'}")
     print(f"open {server.url} (Ctrl-C stops)", flush=True)

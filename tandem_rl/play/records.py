@@ -68,8 +68,13 @@ def append_record(folder: str | os.PathLike, record: HumanRecord) -> Path:
     """Append one line to ``<folder>/human.jsonl`` (append mode only: earlier sessions are never touched)."""
     path = Path(folder) / PLAY_FILE
     path.parent.mkdir(parents=True, exist_ok=True)
-    line = json.dumps(dataclasses.asdict(record), ensure_ascii=False) + "\n"
-    with open(path, "a", encoding="utf-8") as fh:
+    line = (json.dumps(dataclasses.asdict(record), ensure_ascii=False) + "\n").encode("utf-8")
+    with open(path, "a+b") as fh:
+        fh.seek(0, os.SEEK_END)
+        if fh.tell():  # a crash mid-write left a torn last line: end it, so this record starts a line of its own
+            fh.seek(-1, os.SEEK_END)
+            if fh.read(1) != b"\n":
+                line = b"\n" + line
         fh.write(line)
         fh.flush()
         os.fsync(fh.fileno())

@@ -69,7 +69,7 @@ class Game:
     seed: int
     turns: list[Turn] = field(default_factory=list)
     started: float = field(default_factory=time.time)
-    shown: float = field(default_factory=time.time)  # when the page last got the state (the person's clock)
+    shown: float = field(default_factory=time.time)  # when the person's turn began (the senior's step was ready)
     finish: Optional[str] = None
     record: Optional[HumanRecord] = None
 
@@ -161,6 +161,7 @@ class Study:
         else:
             step = writer.prefix(game.prompt_ids, steps=self.finish_steps, seed=seed)
             game.turns.append(Turn("senior", step.text, step.ids, step.seconds))
+        game.shown = time.time()  # the person's clock starts when the senior's turn is ready (not on page fetches)
         s.game = game
         if game.finish is not None:
             self._record(s)
@@ -198,6 +199,7 @@ class Study:
             step = writer.step(game.prompt_ids + game.history_ids(), seed=game.seed + len(game.turns))
             game.turns.append(Turn("senior", step.text, step.ids, step.seconds))
             self._after_senior(game, step.finish)
+            game.shown = time.time()
         if game.finish is not None:
             self._record(s)
         return self.state(s)
@@ -240,7 +242,6 @@ class Study:
     def state(self, s: Session) -> dict:
         """What the page shows: the problem and the turns (never the senior's label)."""
         game = s.game
-        game.shown = time.time()
         out = {"problem": game.problem.problem, "protocol": game.protocol, "max_chars": self.max_chars,
                "turns": [{"author": t.author, "text": t.text} for t in game.turns], "done": game.finish is not None,
                "played": s.played, "total": len(s.order), "turns_left": max(self.max_turns - len(game.turns), 0)}

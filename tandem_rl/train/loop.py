@@ -208,6 +208,12 @@ def _open_best(run_dir: Path, resume_step, t, par) -> dict | None:
     if record is not None and record["metric"] != t.best_metric:
         raise ValueError(f"{run_dir}/checkpoints/best was chosen by {record['metric']!r} but train.best_metric is "
                          f"{t.best_metric!r}: resume with the run's metric, or move checkpoints/best away first")
+    if record is not None and resume_step is not None and record["step"] > resume_step and par.main:
+        # written after the checkpoint we resume from (a kill in between): bit-identical re-runs (CPU) reach it
+        # again; elsewhere the kept best may hold a value the re-run history never reaches, so say so
+        print(f"warning: checkpoints/best is from step {record['step']}, after the resumed step {resume_step}; it "
+              f"is kept and later steps must beat {t.best_metric}={record['value']:.4g}. Move it away first to "
+              f"choose the best from the re-run only.", flush=True)
     return record
 
 
