@@ -15,7 +15,7 @@ COMMANDS = {
     "eval": ("tandem_rl.eval.command", "Solo / handoff pass@k, legibility, drift for one or more checkpoints."),
     "report": ("tandem_rl.report.command", "Build a self-contained HTML report from run and eval folders."),
     "world": ("tandem_rl.world.command", "The embedded synthetic-math world: `world build` re-creates the shipped models."),
-    "demo": ("tandem_rl.world.demo", "Train GRPO and tandem arms on the embedded world, evaluate, report (no downloads)."),
+    "demo": ("tandem_rl.world.demo", "Train GRPO and both tandem settings (self-paired, weaker junior) on the embedded world, evaluate with both partners, report (no downloads)."),
     "sweep": ("tandem_rl.world.sweep", "Grid of tandem knobs (p, solo_mix, junior T) on the embedded world: accuracy vs legibility."),
     "play": ("tandem_rl.play.command", "A person as the junior: a local page for human handoff studies."),
     "config": ("tandem_rl.config_command", "Print every config field with its default and help text."),

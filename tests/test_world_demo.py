@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tandem_rl.world.demo import demo_config, format_summary, run_demo
 
@@ -40,7 +41,7 @@ def test_demo_pipeline_smoke(tmp_path):
         "eval.max_new_tokens=12",
     ])
     result = run_demo(cfg, tmp_path, seeds=[0], jobs=1, progress=False)
-    for label in ("grpo_s0", "tandem_s0"):
+    for label in ("grpo_s0", "tandem_self_s0", "tandem_weak_s0"):
         run = tmp_path / "runs" / label
         rows = [json.loads(x) for x in (run / "metrics.jsonl").read_text().splitlines()]
         assert [r["step"] for r in rows] == [1]
@@ -50,16 +51,27 @@ def test_demo_pipeline_smoke(tmp_path):
         assert len(dumped) == 4 and all(len(r["author"]) == len(r["response_ids"]) for r in dumped)
         if label.startswith("grpo"):
             assert all(all(a == 1 for a in r["author"]) for r in dumped)  # solo schedule: senior only
-    assert set(result["labels"]) == {"initial", "grpo_s0", "tandem_s0"}
-    for label in result["labels"]:
-        summary = json.loads((tmp_path / "eval" / label / "summary.json").read_text())
-        assert {"solo_pass@k", "handoff_paragraph_pass@k", "notation_rate", "faithful"} <= set(summary["metrics"])
-        samples = (tmp_path / "eval" / label / "samples.jsonl").read_text().splitlines()
-        assert len(samples) == 2 * 2  # 2 problems x 1 sample x (solo + paragraph)
+    saved = {label: yaml.safe_load((tmp_path / "runs" / label / "config.yaml").read_text())["model"]["junior"]
+             for label in ("tandem_self_s0", "tandem_weak_s0")}
+    assert saved["tandem_self_s0"] is None and saved["tandem_weak_s0"]  # self-paired vs the world junior
+    assert set(result["settings"]) == {"paper", "west"}
+    for setting, partner in (("paper", cfg.model.senior), ("west", cfg.model.junior)):
+        res = result["settings"][setting]
+        assert set(res["labels"]) == {"initial", "grpo_s0", "tandem_self_s0", "tandem_weak_s0"}
+        arm = "tandem_self" if setting == "paper" else "tandem_weak"
+        assert set(res["comparison"]["group_pairs"]) == {f"{arm} - grpo", f"{arm} - initial", "grpo - initial"}
+        assert res["comparison"]["pairs"] == {} and res["comparison"]["setting"] == setting
+        for label in res["labels"]:
+            summary = json.loads((tmp_path / "eval" / setting / label / "summary.json").read_text())
+            assert summary["setting"] == setting and summary["junior"] == partner
+            assert {"solo_pass@k", "handoff_paragraph_pass@k", "notation_rate", "faithful"} <= set(summary["metrics"])
+            samples = (tmp_path / "eval" / setting / label / "samples.jsonl").read_text().splitlines()
+            assert len(samples) == 2 * 2  # 2 problems x 1 sample x (solo + paragraph)
     html = (tmp_path / "report.html").read_text()
-    assert html.lstrip().lower().startswith("<!doctype html") and "tandem_s0" in html
-    table = format_summary(result)
-    assert table.count("\n") == 4 and "initial" in table and "tandem_s0" in table
+    assert html.lstrip().lower().startswith("<!doctype html") and "tandem_weak_s0" in html
+    assert html.index('id="verdict"') < html.index("<h2>Results")
+    table = format_summary(result, k=1)
+    assert table.startswith("VERDICT") and "tandem_self" in table and "tandem_weak" in table
 
 
 def test_recipe_builds_loadable_models(tmp_path):
@@ -100,10 +112,12 @@ def test_format_summary_reads_labels_and_seed_groups():
         return {"macro": {"value": v, "low": lo, "high": hi}}
 
     metrics = {"solo_pass@k": metric([0.5, 0.75], [0.4, 0.6], [0.6, 0.9]), "notation_rate": metric(0.25, 0.2, 0.3)}
-    result = {"labels": {"initial": {"metrics": metrics}, "grpo_s0": {"metrics": {}}},
-              "comparison": {"groups": {"grpo": {"seeds": ["grpo_s0", "grpo_s1"], "metrics": metrics}}}}
+    result = {"labels": {"initial": {"metrics": metrics}, "grpo_s0": {"metrics": {}}}, "comparison": {}}
     one = format_summary(result).splitlines()
     assert one[2].split()[:3] == ["initial", "0.50", "[0.40,0.60]"] and "0.25 [0.20,0.30]" in one[2]
     assert set(one[3].split()[1:]) == {"-"}
-    two = format_summary(result, n_seeds=2).splitlines()
-    assert two[3].startswith("grpo (mean of 2)") and "0.50 [0.40,0.60]" in two[3]
+    assert format_summary(result, k=2).splitlines()[2].split()[1] == "0.75"  # one k: the report's
+    result["comparison"] = {"groups": {"initial": {"seeds": ["initial"], "metrics": metrics},
+                                       "grpo": {"seeds": ["grpo_s0", "grpo_s1"], "metrics": metrics}}}
+    two = format_summary(result).splitlines()
+    assert two[2].startswith("initial ") and two[3].startswith("grpo (2 seeds)") and "0.50 [0.40,0.60]" in two[3]

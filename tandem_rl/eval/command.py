@@ -3,7 +3,9 @@
 Examples::
 
     tandem-rl eval configs/demo.yaml --senior grpo=runs/grpo --senior tandem=runs/tandem \\
-        --junior world:junior --base world:senior --out evals/demo --displacement grpo,tandem
+        --junior world:junior --base world:senior --out evals/demo --displacement grpo,tandem --setting west
+    tandem-rl eval configs/demo.yaml --senior tandem=runs/tandem_self --senior grpo=runs/grpo \\
+        --junior world:senior --out evals/paper --setting paper 'eval.pairs=[tandem - grpo]'
     tandem-rl eval --senior runs/grpo eval.benchmarks=[data/aime.jsonl] eval.n_samples=4
 
 PATH is a model folder, a hub name, ``world:<name>`` or a run folder (its newest checkpoint). Without ``--junior``
@@ -33,6 +35,9 @@ def add_arguments(parser) -> None:
                         help="Labels that are seeds of one arm (repeatable; adds to eval.seed_groups).")
     parser.add_argument("--step-checker", default=None, metavar="MODULE:FUNCTION",
                         help="Faithfulness step checker (sets eval.step_checker).")
+    parser.add_argument("--setting", default=None, metavar="NAME",
+                        help="The setting measured, written into every summary (sets eval.setting): 'paper' when the "
+                             "junior is the frozen base, 'west' when it is a weaker model.")
     parser.add_argument("--reuse", action="store_true",
                         help="Labels whose samples.jsonl already exists in --out are read back, not generated again.")
     parser.add_argument("--no-progress", action="store_true", help="Hide progress bars.")
@@ -75,6 +80,8 @@ def run(args) -> int:
         cfg.eval.displacement = args.displacement
     if args.step_checker:
         cfg.eval.step_checker = args.step_checker
+    if args.setting:
+        cfg.eval.setting = args.setting
     cfg.eval.seed_groups = {**cfg.eval.seed_groups, **parse_groups(args.group)}
     seniors = parse_seniors(args.senior)
     if not seniors:
@@ -89,7 +96,7 @@ def run(args) -> int:
                       reuse=args.reuse)
     k = cfg.eval.report_k
     for label, s in result["labels"].items():
-        line = {"label": label}
+        line = {"label": label, "setting": cfg.eval.setting, "junior": junior}
         for name in ("solo_pass@k", *(f"handoff_{h}_pass@k" for h in cfg.eval.handoff_schedules)):
             if name in s["metrics"]:
                 vals = s["metrics"][name]["macro"]["value"]

@@ -55,6 +55,14 @@ class EvalConfig:
     seed_groups: dict[str, list[str]] = field(default_factory=dict, metadata={"help": (
         "Labels that are seeds of one arm, e.g. {grpo: [grpo_s0, grpo_s1]}: reported as the mean over seeds with "
         "an interval that resamples seeds and problems.")})
+    pairs: Optional[list[str]] = field(default=None, metadata={"help": (
+        "Paired differences to compute, e.g. ['tandem - grpo', 'grpo - initial'] (between labels or seed groups, "
+        "in this direction); null = every pair of labels and of seed groups. The demo lists only arms of one "
+        "setting and the initial model, never seed against seed.")})
+    setting: Optional[str] = field(default=None, metadata={"help": (
+        "A name for the setting this evaluation measures (e.g. 'paper': the junior is the frozen base; 'west': a "
+        "weaker junior), written into every summary.json and comparison.json so that no number travels without "
+        "it; the demo sets it per partner.")})
     step_checker: Optional[str] = field(default=None, metadata={"help": (
         "'module:function' mapping a response text to (n_steps, n_false_steps) for the faithfulness metrics; "
         "null = not computed (unless evaluate() receives a callable).")})

@@ -241,7 +241,8 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                 transfer = (read_jsonl(out_dir / label / TRANSFER_FILE, TransferRecord)
                             if (out_dir / label / TRANSFER_FILE).is_file() else [])
                 summaries[label] = label_summary(records, transfer, label=label, **opts)
-                summaries[label].update(checkpoint=path, junior=junior, base=base, skipped=skipped, reused=True)
+                summaries[label].update(checkpoint=path, junior=junior, base=base, setting=ec.setting,
+                                        skipped=skipped, reused=True)
                 write_json(out_dir / label / SUMMARY_FILE, summaries[label])
                 metrics_by_label[label] = {**label_metrics(records, where=label), **transfer_metrics(transfer)}
                 if disp and label in disp:
@@ -277,7 +278,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                 write_jsonl(out_dir / label / TRANSFER_FILE, transfer)
             write_jsonl(out_dir / label / SAMPLES_FILE, records)
             summary = label_summary(records, transfer, label=label, **opts)
-            summary.update(checkpoint=path, junior=junior, base=base, skipped=skipped, cost=cost)
+            summary.update(checkpoint=path, junior=junior, base=base, setting=ec.setting, skipped=skipped, cost=cost)
             write_json(out_dir / label / SUMMARY_FILE, summary)
             summaries[label] = summary
             metrics_by_label[label] = {**label_metrics(records, where=label), **transfer_metrics(transfer)}
@@ -287,7 +288,8 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
             gc.collect()
             if torch.cuda.is_available():
                 torch.cuda.empty_cache()
-    comparison = compare(metrics_by_label, groups=ec.seed_groups or None, **opts)
+    comparison = compare(metrics_by_label, groups=ec.seed_groups or None, pairs=ec.pairs, **opts)
+    comparison.update(setting=ec.setting, junior=junior, base=base)
     if disp:
         comparison["displacement"] = _displacement(cfg, seniors, disp, base_model, solo_texts, out_dir, progress,
                                                    **opts)

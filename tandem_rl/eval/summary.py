@@ -219,12 +219,22 @@ def _count(xs) -> dict:
 
 
 def compare(metrics_by_label: dict[str, dict[str, Metric]], *, groups: Optional[dict[str, list[str]]] = None,
-            resamples: int = 1000, seed: int = 0, confidence: float = 0.95) -> dict:
+            pairs: Optional[list[str]] = None, resamples: int = 1000, seed: int = 0,
+            confidence: float = 0.95) -> dict:
     """Paired differences (macro, ``a - b`` on the problems both have) for every pair of labels and of seed groups,
-    plus each seed group's mean over seeds with an interval over seeds and problems."""
+    plus each seed group's mean over seeds with an interval over seeds and problems.
+
+    ``pairs`` (e.g. ``["tandem - grpo", "grpo - initial"]``): only these differences, in this direction, between
+    labels or between seed groups (a seed group may hold one label, e.g. ``{"initial": ["initial"]}``); the demo
+    uses it so that seeds are never compared with seeds nor arms across settings. ``None``: every pair."""
     opts = dict(resamples=resamples, seed=seed, confidence=confidence)
     out: dict = {"pairs": {}, "groups": {}, "group_pairs": {}}
-    for a, b in itertools.combinations(metrics_by_label, 2):
+    wanted = None if pairs is None else [tuple(x.strip() for x in p.split(" - ", 1)) for p in pairs]
+    if wanted is not None and any(len(w) != 2 or not all(w) for w in wanted):
+        raise ValueError(f"eval.pairs: {pairs!r}; each entry must read 'A - B'")
+    label_pairs = (itertools.combinations(metrics_by_label, 2) if wanted is None
+                   else [(a, b) for a, b in wanted if a in metrics_by_label and b in metrics_by_label])
+    for a, b in label_pairs:
         shared = [m for m in metrics_by_label[a] if m in metrics_by_label[b]]
         out["pairs"][f"{a} - {b}"] = {
             m: bootstrap([[metrics_by_label[a][m]], [metrics_by_label[b][m]]], np.subtract, **opts).to_dict()
@@ -238,7 +248,9 @@ def compare(metrics_by_label: dict[str, dict[str, Metric]], *, groups: Optional[
         arms[g] = {m: [metrics_by_label[lab][m] for lab in labels] for m in names}
         out["groups"][g] = {"seeds": list(labels), "metrics": summarize_metrics(
             arms[g], ratio_names(arms[g]), **opts)}
-    for a, b in itertools.combinations(arms, 2):
+    group_pairs = (itertools.combinations(arms, 2) if wanted is None
+                   else [(a, b) for a, b in wanted if a in arms and b in arms])
+    for a, b in group_pairs:
         shared = [m for m in arms[a] if m in arms[b]]
         out["group_pairs"][f"{a} - {b}"] = {
             m: bootstrap([arms[a][m], arms[b][m]], np.subtract, **opts).to_dict() for m in shared}

@@ -4,6 +4,7 @@ No external scripts, styles or fonts: the page opens offline. Every string that 
 is escaped.
 
     path = build_report(["evals/demo", "runs/grpo", "runs/tandem"], out="report.html", k=4)
+    # the verdict first (report/verdict.py), then per evaluation folder the arms pooled over seeds
     # report.html, report_passk_0.png, report_transfer_0.png, report_training.png
 """
 
@@ -14,7 +15,7 @@ import html
 import os
 from pathlib import Path
 
-from tandem_rl.report import cost, figures, human, tables, tradeoff, transcripts
+from tandem_rl.report import cost, figures, human, tables, tradeoff, transcripts, verdict
 from tandem_rl.report.sources import Sources, load_sources
 
 CSS = """
@@ -31,6 +32,13 @@ img { max-width: 100%; }
 .transcript pre { white-space: pre-wrap; word-break: break-word; font-size: 13px; }
 .meta { color: #555; font-size: 12px; }
 .note { color: #555; font-size: 13px; }
+#verdict { border: 2px solid #888; padding: 0 1em; }
+table.verdict td.yes { background: #dff3df; text-align: left; }
+table.verdict td.no { background: #f7e3e3; text-align: left; }
+table.verdict td.open { background: #f6f0d8; text-align: left; }
+table.verdict th { text-align: left; }
+details { margin: 1em 0; }
+summary { cursor: pointer; color: #333; }
 """
 
 
@@ -42,38 +50,41 @@ def _section(title: str, body: str) -> str:
     return f"<h2>{html.escape(title)}</h2>\n{body}\n" if body else ""
 
 
-def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[str, dict[str, bytes]]:
-    """(HTML text, {figure name: PNG bytes})."""
+def report_k(src: Sources, default: int = 4) -> int:
+    """The primary k: ``eval.report_k`` of the first evaluation folder's ``eval_config.yaml``, else ``default``."""
+    import yaml
+
+    for ev in src.evals:
+        f = ev.path / "eval_config.yaml"
+        if f.is_file():
+            k = ((yaml.safe_load(f.read_text()) or {}).get("eval") or {}).get("report_k")
+            if isinstance(k, int) and k > 0:
+                return k
+    return default
+
+
+def render_page(src: Sources, *, k: int | None = None, max_transcripts: int = 6) -> tuple[str, dict[str, bytes]]:
+    """(HTML text, {figure name: PNG bytes}). The verdict comes first; ``k`` (default: ``eval.report_k`` of the
+    evaluation, else 4) is the one k of every table, the pass@k curves show the others."""
+    k = k or report_k(src)
     pngs: dict[str, bytes] = {}
-    parts = [f"<h1>tandem-rl report</h1><p class=\"note\">Sources: "
+    parts = ["<h1>tandem-rl report</h1>",
+             '<section id="verdict"><h2>Verdict: what the data support, per setting</h2>'
+             f"{verdict.verdict_html(verdict.verdict_lines(src.evals, k), k)}</section>",
+             f"<p class=\"note\">Sources: "
              f"{html.escape(', '.join(str(e.path) for e in src.evals) or 'no evaluations')}; "
              f"{html.escape(', '.join(str(r.path) for r in src.runs) or 'no training runs')}. "
-             "Intervals: 95% percentile bootstrap over problems (seed groups: over seeds and problems).</p>"]
+             "Intervals: 95% percentile bootstrap over problems (arms with seeds: over seeds and problems). "
+             f"Accuracies are pass@{k} throughout; the pass@k curves show the other k.</p>"]
     for ev in src.evals:
-        rows = {label: s.get("metrics", {}) for label, s in ev.summaries.items()}
-        for g, entry in ev.comparison.get("groups", {}).items():
-            rows[f"{g} (mean of {len(entry.get('seeds', []))} seeds)"] = entry.get("metrics", {})
-        body = tables.comparison_table(rows, k)
-        disp = ev.comparison.get("displacement")
-        if disp and disp.get("metrics"):
-            est = disp["metrics"]["displacement_share"]["macro"]
-            col = tables.Column("displacement_share", "", None)
-            body += (f"<p>Token displacement: of {disp['displaced']} positions where the "
-                     f"{html.escape(disp['grpo'])} senior's top token differs from the base's, "
-                     f"{html.escape(disp['tandem'])}'s top token returns to the base's in "
-                     f"{tables.fmt(est, col)} % (macro over benchmarks; {disp['positions']} positions read).</p>")
-        body += _section_small("Paired differences (row a minus row b, same problems)",
-                               tables.differences_table({**ev.comparison.get("pairs", {}),
-                                                         **ev.comparison.get("group_pairs", {})}, k))
-        body += _section_small("Per benchmark", tables.benchmark_table(ev.summaries, k))
-        parts.append(_section(f"Results: {ev.path}", body))
+        parts.append(_results_html(ev, k))
         png = figures.passk_figure(ev.summaries)
         if png:
             name = f"passk_{len(pngs)}"
             pngs[name] = png
-            parts.append(_section("pass@k curves", _img(png, "pass@k curves")))
-        parts.append(_transfer_html(ev, rows, pngs))
-        parts.append(_section("Cost per role (evaluation)", cost.eval_cost_table(ev.summaries)))
+            parts.append(_section(f"pass@k curves: {_setting_name(ev)}", _img(png, "pass@k curves")))
+        parts.append(_transfer_html(ev, _arm_rows(ev), pngs))
+        parts.append(_section(f"Cost per role (evaluation): {_setting_name(ev)}", cost.eval_cost_table(ev.summaries)))
         parts.append(_tradeoff_html(ev, pngs))
     if src.runs:
         png = figures.training_figure(src.runs)
@@ -87,6 +98,55 @@ def render_page(src: Sources, *, k: int = 4, max_transcripts: int = 6) -> tuple[
     page = ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>tandem-rl report</title>"
             f"<style>{CSS}</style></head><body>\n" + "\n".join(p for p in parts if p) + "\n</body></html>\n")
     return page, pngs
+
+
+def _setting_name(ev) -> str:
+    """'paper's setting (partner: ...)' for a folder that names its setting, else its path."""
+    name = verdict.folder_setting(ev)
+    setting = next((s for s in verdict.SETTINGS if s.name == name), None)
+    if setting is not None:
+        return f"{setting.title.split(':')[0]} (partner: {setting.partner_text}; {ev.path})"
+    return f"{ev.path}" + (f" (setting {name})" if name else "")
+
+
+def _arm_rows(ev) -> dict[str, dict]:
+    """Row name -> metrics: each seed group pooled over its seeds, or each label when there are no groups."""
+    groups = ev.comparison.get("groups", {})
+    if not groups:
+        return {label: s.get("metrics", {}) for label, s in ev.summaries.items()}
+    rows = {}
+    for g, entry in groups.items():
+        seeds = entry.get("seeds", [])
+        name = g if seeds == [g] else (f"{g} (1 seed)" if len(seeds) == 1 else f"{g} (pooled over {len(seeds)} seeds)")
+        rows[name] = entry.get("metrics", {})
+    return rows
+
+
+def _results_html(ev, k: int) -> str:
+    """Arm-level table (pooled over seeds), the paired differences of arms, then per-seed rows and per-benchmark
+    values in a collapsed section."""
+    groups = ev.comparison.get("groups", {})
+    body = tables.comparison_table(_arm_rows(ev), k)
+    disp = ev.comparison.get("displacement")
+    if disp and disp.get("metrics"):
+        est = disp["metrics"]["displacement_share"]["macro"]
+        col = tables.Column("displacement_share", "", None)
+        body += (f"<p>Token displacement: of {disp['displaced']} positions where the "
+                 f"{html.escape(disp['grpo'])} senior's top token differs from the base's, "
+                 f"{html.escape(disp['tandem'])}'s top token returns to the base's in "
+                 f"{tables.fmt(est, col)} % (macro over benchmarks; {disp['positions']} positions read).</p>")
+    # with seed groups only differences of arms (never seed against seed); else of labels
+    pairs = ev.comparison.get("group_pairs", {}) if groups else ev.comparison.get("pairs", {})
+    body += _section_small("Paired differences (row a minus row b, same problems)",
+                           tables.differences_table(pairs, k))
+    hidden = ""
+    if groups:
+        hidden += _section_small("Each seed", tables.comparison_table(
+            {label: s.get("metrics", {}) for label, s in ev.summaries.items()}, k))
+    hidden += _section_small("Per benchmark", tables.benchmark_table(ev.summaries, k))
+    if hidden:
+        body += f"<details><summary>Per-seed rows and per-benchmark values</summary>{hidden}</details>"
+    return _section(f"Results: {_setting_name(ev)}", body)
 
 
 def _transfer_html(ev, rows: dict[str, dict], pngs: dict[str, bytes]) -> str:
@@ -138,7 +198,7 @@ def _transcripts_html(src: Sources, limit: int) -> str:
     return transcripts.LEGEND + "".join(transcripts.render(t) for t in items[:max(limit, 0)])
 
 
-def build_report(paths: list[str], *, out: str | os.PathLike = "report.html", k: int = 4,
+def build_report(paths: list[str], *, out: str | os.PathLike = "report.html", k: int | None = None,
                  max_transcripts: int = 6) -> Path:
     """Write the page and its PNGs (``<stem>_<figure>.png`` beside it); returns the page's path."""
     out = Path(out)
