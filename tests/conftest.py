@@ -44,3 +44,11 @@ def prompts(tok):
     from tiny import ENGINE_TEXTS
 
     return [tok.encode(t) for t in ENGINE_TEXTS]
+
+
+@pytest.fixture(scope="module")
+def digit_task(tmp_path_factory):
+    """(model folder, problems file) for the digit task (``tiny.digit_task``), built once per test module."""
+    from tiny import digit_task as make
+
+    return make(tmp_path_factory.mktemp("digit"))

@@ -10,13 +10,7 @@ from tandem_rl.config import load_config
 from tandem_rl.eval.runner import resolve_checkpoint
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import best_record
-from tiny import digit_task as tiny_digit_task
 from tiny import train_until_killed
-
-
-@pytest.fixture(scope="module")
-def digit_task(tmp_path_factory):
-    return tiny_digit_task(tmp_path_factory.mktemp("digit"))
 
 
 def _cfg(digit_task, out, *extra):

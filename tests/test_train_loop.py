@@ -12,16 +12,9 @@ import torch
 from tandem_rl.config import load_config
 from tandem_rl.train import loop
 from tandem_rl.train.checkpoint import latest_checkpoint
-from tiny import digit_task as tiny_digit_task
 from tiny import train_until_killed
 
 TIMING = ("seconds", "tokens_per_s")
-
-
-@pytest.fixture(scope="module")
-def digit_task(tmp_path_factory):
-    """(model folder, problems file) for the digit task (``tiny.digit_task``)."""
-    return tiny_digit_task(tmp_path_factory.mktemp("digit"))
 
 
 def _cfg(digit_task, out, *extra):
