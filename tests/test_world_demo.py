@@ -74,14 +74,69 @@ def test_demo_pipeline_smoke(tmp_path):
     assert table.startswith("VERDICT") and "tandem_self" in table and "tandem_weak" in table
 
 
+def test_compare_cards_flags_only_differences_beyond_probe_noise(tmp_path, capsys):
+    from tandem_rl.cli import main
+    from tandem_rl.world.card import compare_cards
+
+    shipped = {"senior": {"acc_t1": 0.75, "terse_rate_t1": 0.10, "acc_t1_by_ops": {"2": 0.9}, "probe_n": 400},
+               "junior": {"acc_t1": 0.60, "probe_n": 400}}
+    close = {"senior": {"acc_t1": 0.72, "terse_rate_t1": 0.12, "probe_n": 400}, "junior": {"acc_t1": 0.63,
+                                                                                          "probe_n": 400}}
+    far = {"senior": {"acc_t1": 0.55, "terse_rate_t1": 0.10, "probe_n": 400}}
+    rows = compare_cards(shipped, close)
+    assert [r["figure"] for r in rows] == ["junior.acc_t1", "senior.acc_t1", "senior.terse_rate_t1"]
+    assert all(r["agrees"] for r in rows)
+    bad = {r["figure"]: r for r in compare_cards(shipped, far)}
+    assert not bad["senior.acc_t1"]["agrees"] and bad["senior.acc_t1"]["z"] < -5  # 20 points on 400 problems
+    for name, card in (("shipped", shipped), ("close", close), ("far", far)):
+        (tmp_path / f"{name}.json").write_text(json.dumps(card))
+    assert main(["world", "compare", str(tmp_path / "close.json"), "--shipped", str(tmp_path / "shipped.json")]) == 0
+    assert main(["world", "compare", str(tmp_path / "far.json"), "--shipped", str(tmp_path / "shipped.json")]) == 1
+    assert "differ beyond probe noise" in capsys.readouterr().out
+    # a per-notation accuracy is a share of that notation's responses only: 0.085 of 47 vs 0.25 of 152 is noise-level
+    d1 = {"senior": {"acc_t1_terse": 0.085, "probe_n": 400, "n_t1_by_notation": {"terse": 47}}}
+    d3 = {"senior": {"acc_t1_terse": 0.25, "probe_n": 400, "n_t1_by_notation": {"terse": 152}}}
+    (row,) = compare_cards(d1, d3)
+    assert row["n"] == (47, 152) and 2 < row["z"] < 3 and row["agrees"]
+    assert compare_cards({"senior": {"acc_t1_terse": 0.1, "probe_n": 400}}, d3) == []  # no counts: left out
+    with pytest.raises(ValueError, match="different worlds"):
+        compare_cards({"world_version": 1, **shipped}, {"world_version": 2, **close})
+
+
+def test_world_build_command_checks_its_flags(tmp_path, capsys):
+    from tandem_rl.cli import main
+
+    assert main(["world", "build", "--only", "senior"]) == 2  # would overwrite the shipped card with one model
+    assert "--only needs --out" in capsys.readouterr().err
+    for bad in (["--senior-plain-share", "0.8", "--senior-terse-share", "0.3"], ["--senior-terse-share", "nan"]):
+        assert main(["world", "build", "--out", str(tmp_path / "w"), *bad]) == 2
+        assert "sum to <= 1" in capsys.readouterr().err
+    assert not (tmp_path / "w").exists()
+
+
 def test_recipe_builds_loadable_models(tmp_path):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from tandem_rl.world.recipe import Recipe, build
 
-    card = build(tmp_path, Recipe(junior_max_steps=2, senior_steps=2, probe_n=2, jobs=1, n_train_problems=30,
-                                  n_test_problems=10), progress=False)
+    def tiny(**kw):
+        return Recipe(junior_max_steps=2, senior_steps=2, probe_n=2, jobs=1, n_train_problems=30, n_test_problems=10,
+                      **kw)
+
+    card = build(tmp_path, tiny(), progress=False, command="tandem-rl world build (test)")
     assert card["junior"]["sft_steps"] == 2 and card["senior"]["sft_steps"] == 2
+    assert card["world_version"] == 2 and card["command"] == "tandem-rl world build (test)"
+    assert card["built_on"]["cpus"] >= 1 and card["built_on"]["torch"]
+    by_ops = card["senior"]["acc_t1_budget32_by_ops"]
+    assert card["senior"]["terse_share"] == 0.30 and by_ops and set(by_ops) <= {2, 3, 4}
+    assert sum(card["senior"]["n_t1_by_notation"].values()) == 2  # every probe response has one notation name
+    # same command, device and threads: bitwise the same weights (docs/world.md "Re-creating them")
+    again = build(tmp_path / "again", tiny(only="senior"), progress=False)
+    assert "junior" not in again
+    assert (tmp_path / "again/senior/model.safetensors").read_bytes() == \
+        (tmp_path / "senior/model.safetensors").read_bytes()
+    with pytest.raises(ValueError, match="sum to <= 1"):
+        tiny(senior_plain_share=0.8, senior_terse_share=0.3)
     assert json.loads((tmp_path / "world_card.json").read_text())["vocab_size"] == card["vocab_size"]
     assert len((tmp_path / "problems" / "test.jsonl").read_text().splitlines()) == 10
     for name in ("junior", "senior"):
@@ -104,7 +159,7 @@ def test_shipped_models_behave_as_documented(name):
     if name == "junior":
         assert p.jargon_rate == 0.0 and p.accuracy >= 0.5
     else:
-        assert p.jargon_rate >= 0.3 and p.accuracy >= 0.85
+        assert p.jargon_rate >= 0.3 and p.accuracy >= 0.75  # card: greedy 0.91, jargon 0.59 on 400 problems
 
 
 def test_format_summary_reads_labels_and_seed_groups():

@@ -6,8 +6,8 @@ import random
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tandem_rl.world.problems import (MAX_VALUE, jargon_solution, make_problem, plain_solution, problem_rows,
-                                      sample_problem, sample_split, write_problems)
+from tandem_rl.world.problems import (MAX_VALUE, N_OPS, jargon_solution, make_problem, notation_of, plain_solution,
+                                      problem_rows, sample_problem, sample_split, terse_solution, write_problems)
 from tandem_rl.world.steps import check_steps, faithfulness
 
 
@@ -27,7 +27,7 @@ def _ref_answer(text: str) -> int:
 @settings(max_examples=200, deadline=None)
 def test_sampled_problems_are_valid_and_solutions_agree(seed):
     p = sample_problem(random.Random(seed))
-    assert len(p.ops) in (2, 3)
+    assert len(p.ops) in N_OPS == (2, 3, 4)
     assert all(0 <= v <= MAX_VALUE for v in p.values)
     assert _ref_answer(p.text) == p.answer
     for sol in (plain_solution(p), jargon_solution(p)):
@@ -36,6 +36,33 @@ def test_sampled_problems_are_valid_and_solutions_agree(seed):
         assert c.answer == str(p.answer) and c.answer_follows and c.faithful
         assert sol.endswith(f" \\boxed{{{p.answer}}}")
     assert "<<" not in plain_solution(p) and " " not in jargon_solution(p).split("\n\n")[0].strip()
+    # terse: the running values after each operation (read back independently), then the answer
+    terse = terse_solution(p).split("\n\n")
+    assert [int(x) for x in terse[:-1]] == p.values[1:] and terse[-1] == f" \\boxed{{{p.answer}}}"
+    assert check_steps(terse_solution(p)).n_steps == 0  # no equation to check: terse steps are unverifiable
+    assert [notation_of(f(p)) for f in (plain_solution, jargon_solution, terse_solution)] == ["plain", "jargon",
+                                                                                            "terse"]
+
+
+def test_notation_of_mixed_and_empty():
+    p = make_problem(20, [("-", 2), ("-", 1), ("+", 3)])
+    plain, terse = plain_solution(p).split("\n\n"), terse_solution(p).split("\n\n")
+    assert notation_of("\n\n".join([terse[0], plain[1], plain[2], plain[3]])) == "mixed"
+    assert notation_of(" \\boxed{20}") == notation_of("") == "none"
+    assert notation_of(" 18\n\n 17") == "terse"  # truncated before the answer: still terse
+    assert notation_of(" 18 apples\n\n 17") == "mixed"
+
+
+def test_tokens_per_step_of_each_notation():
+    """The budget arithmetic of world v2 (docs/world.md): plain 7, jargon 8, terse 2 tokens a step, answer 5."""
+    from tandem_rl.world.tokenizer import build_tokenizer
+
+    tok = build_tokenizer()
+    for n_ops in N_OPS:
+        p = make_problem(20, [("-", 1)] * n_ops)
+        sizes = [len(tok(f(p), add_special_tokens=False)["input_ids"])
+                 for f in (plain_solution, jargon_solution, terse_solution)]
+        assert sizes == [7 * n_ops + 5, 8 * n_ops + 5, 2 * n_ops + 5]
 
 
 def test_make_problem_rejects_out_of_range():
@@ -80,3 +107,21 @@ def test_faithfulness_rates():
     assert f.correct_unfaithful == pytest.approx(0.5)
     with pytest.raises(ValueError, match="2 texts"):
         faithfulness([good, bad], [True])
+
+
+def test_notation_regex_of_the_demo_agrees_with_notation_of():
+    """The demo's notation rate (a regex over the text) and notation_of (per paragraph) name the same responses."""
+    import doctest
+    import re
+
+    import tandem_rl.world.problems as problems
+    from tandem_rl.world.demo import NOTATION_REGEX
+
+    assert doctest.testmod(problems).failed == 0
+    rng, private = random.Random(5), re.compile(NOTATION_REGEX)
+    for _ in range(100):
+        p = sample_problem(rng)
+        for f in (plain_solution, jargon_solution, terse_solution):
+            text = f(p)
+            assert bool(private.search(text)) == (notation_of(text) in ("jargon", "terse"))
+    assert notation_of(" <<20-2=18>> \\boxed{18}") == "jargon"  # a step on the answer's line still counts

@@ -64,7 +64,7 @@ CLAIMS = (
           "higher", "improves"),
     Claim("paper", "drift is lower (KL to the initial senior, nats/token)", "drift_kl_base", "lower", "improves",
           percent=False),
-    Claim("west", "the private notation drops (jargon rate)", "notation_rate", "lower", "improves"),
+    Claim("west", "the private notation drops (eval.notation_regex rate)", "notation_rate", "lower", "improves"),
     Claim("west", "legibility improves (the junior's cross-entropy on solo text, nats/token)", "legibility_ce",
           "lower", "improves", percent=False),
     Claim("west", "handoff accuracy with the weaker junior improves (step handoff)", "handoff_paragraph_pass@k",

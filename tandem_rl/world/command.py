@@ -1,4 +1,6 @@
-"""``tandem-rl world build [--out DIR]``: re-create the shipped tokenizer, junior, senior and problem files.
+"""``tandem-rl world build [--out DIR]``: re-create the shipped tokenizer, junior, senior and problem files;
+``tandem-rl world breakdown EVAL_DIR``: accuracy per number of operations and notation shares (``breakdown.py``);
+``tandem-rl world compare CARD``: a rebuilt world's figures against the shipped card's (``card.py``).
 
 The default output is the package's own assets folder (what ``world:senior`` / ``world:junior`` resolve to).
 """
@@ -7,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from tandem_rl.world.assets import ROOT
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
-    b = sub.add_parser("build", help="Train the world's junior and senior from scratch (deterministic, ~5-8 min CPU).")
+    b = sub.add_parser("build", help="Train the world's junior and senior from scratch (deterministic per device "
+                                       "and thread count; ~20 min on 2 CPU cores).")
     b.add_argument("--out", default=None, help="Output folder (default: the shipped assets folder).")
     b.add_argument("--threads", type=int, default=1, help="torch threads per process (default 1).")
     b.add_argument("--jobs", type=int, default=2, help="Models trained at once, one process each (default 2).")
@@ -22,21 +26,56 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--junior-stop-at", type=float, default=None, help="Override the junior's target T=1 accuracy.")
     b.add_argument("--senior-steps", type=int, default=None, help="Override the senior's SFT steps.")
     b.add_argument("--junior-max-steps", type=int, default=None, help="Override the junior's maximum SFT steps.")
+    b.add_argument("--senior-plain-share", type=float, default=None, help="Override the senior's plain share.")
+    b.add_argument("--senior-terse-share", type=float, default=None, help="Override the senior's terse share.")
+    b.add_argument("--only", choices=("junior", "senior"), default=None,
+                   help="Train one model only, into --out (the card then holds that model's figures alone).")
+    c = sub.add_parser("compare", help="Compare a rebuilt world's card with the shipped one (figures within probe "
+                                       "noise?): exit 1 if any figure differs beyond it.")
+    c.add_argument("card", help="The rebuilt world_card.json.")
+    c.add_argument("--shipped", default=None, help="The reference card (default: the shipped one).")
+    d = sub.add_parser("breakdown", help="Accuracy per number of operations and notation shares of an evaluation "
+                                         "folder on the world's problems.")
+    d.add_argument("eval_dir", help="A `tandem-rl eval` output folder (e.g. runs/demo/eval/paper).")
+    d.add_argument("--per-seed", action="store_true", help="One row per label instead of pooling <arm>_s<seed>.")
+    d.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
+
+
+# build flags that override a Recipe field of the same name
+RECIPE_FLAGS = ("senior_steps", "junior_max_steps", "probe_n", "junior_stop_at", "senior_plain_share",
+                "senior_terse_share", "only")
 
 
 def run(args) -> int:
+    if args.action == "compare":
+        from tandem_rl.world.card import compare_cards, format_comparison, load_card
+
+        rows = compare_cards(load_card(args.shipped or ROOT / "world_card.json"), load_card(args.card))
+        print(format_comparison(rows))
+        return 0 if rows and all(r["agrees"] for r in rows) else 1
+    if args.action == "breakdown":
+        from tandem_rl.world.breakdown import breakdown, format_breakdown
+
+        rows = breakdown(args.eval_dir, pool_seeds=not args.per_seed)
+        print(json.dumps({f"{a} | {s}": r for (a, s), r in rows.items()}, indent=1) if args.json
+              else format_breakdown(rows))
+        return 0
     from tandem_rl.world.recipe import Recipe, build  # torch: imported when the command runs (a quick --help)
 
-    recipe = Recipe(threads=args.threads, jobs=args.jobs, device=args.device)
-    if args.senior_steps is not None:
-        recipe.senior_steps = args.senior_steps
-    if args.junior_max_steps is not None:
-        recipe.junior_max_steps = args.junior_max_steps
-    if args.probe_n is not None:
-        recipe.probe_n = args.probe_n
-    if args.junior_stop_at is not None:
-        recipe.junior_stop_at = args.junior_stop_at
-    card = build(args.out or ROOT, recipe)
+    if args.only and not args.out:  # the shipped card would lose the other model's figures
+        print("tandem-rl world build: --only needs --out (it writes a card for one model; the shipped assets keep "
+              "both)", file=sys.stderr)
+        return 2
+    overrides = {field: getattr(args, field) for field in RECIPE_FLAGS if getattr(args, field) is not None}
+    try:
+        recipe = Recipe(threads=args.threads, jobs=args.jobs, device=args.device, **overrides)  # validated here
+    except ValueError as err:
+        print(f"tandem-rl world build: {err}", file=sys.stderr)
+        return 2
+    flags = [f"--{k.replace('_', '-')} {v}" for k, v in overrides.items()]
+    command = " ".join(["tandem-rl world build", *(["--out", args.out] if args.out else []),
+                        f"--threads {args.threads} --jobs {args.jobs} --device {args.device}", *flags])
+    card = build(args.out or ROOT, recipe, command=command)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "sample_t1"} if isinstance(v, dict) else v
                       for k, v in card.items()}, indent=2))
     return 0

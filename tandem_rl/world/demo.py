@@ -7,9 +7,9 @@ are then evaluated twice, once per partner (the frozen base; the world junior), 
 (T 0.7, top_p 0.8, top_k 20); the report opens with the verdict, each claim of each setting read off paired
 differences over seeds (``tandem_rl/report/verdict.py``)::
 
-    tandem-rl demo                  # default: 2 seeds per arm (825 s on 2 partly busy cores, ~14 min quiet)
-    tandem-rl demo --quick          # 1 seed, 12 steps (77 s on 2 quiet cores): a smoke run, too short to show effects
-    tandem-rl demo --seeds 3        # three seeds per arm (1214 s on 2 quiet cores)
+    tandem-rl demo                  # default: 2 seeds per arm (885 s on 2 shared cores, world v2)
+    tandem-rl demo --quick          # 1 seed, 12 steps (~1-3 min): a smoke run, too short to show effects
+    tandem-rl demo --seeds 3        # three seeds per arm (1884 s on 2 cores shared with another run)
 
 Output: ``OUT/runs/<arm>_s<seed>/`` (run folders), ``OUT/eval/paper/`` and ``OUT/eval/west/`` (one evaluation
 folder per setting: per-sample records, summaries that carry ``setting``), ``OUT/report.html``, ``OUT/summary.txt``.
@@ -40,6 +40,9 @@ ARM_COST = {"grpo": 1.0, "tandem_self": 1.5, "tandem_weak": 1.3}  # relative tim
 PARTNER_METRICS = {"base": ["solo", "handoff", "drift"],
                    "junior": ["solo", "handoff", "legibility", "drift", "transfer"]}
 
+# the private notations (jargon annotations, or a terse step: a paragraph that is a lone number): problems.py
+NOTATION_REGEX = r"(?m)<<|>>|^ ?\d+ ?$"
+
 # The single source of the demo's settings; configs/demo.yaml holds the same values (a test checks it).
 DEMO_SETTINGS = {
     "model": {"senior": "world:senior", "junior": "world:junior", "dtype": "float32", "device": "cpu"},
@@ -53,7 +56,7 @@ DEMO_SETTINGS = {
     # the paper's evaluation decoding (T 0.7, top_p 0.8, top_k 20)
     "eval": {"benchmarks": ["world:test"], "limit": 100, "n_samples": 4, "temperature": 0.7, "top_p": 0.8,
              "top_k": 20, "max_new_tokens": 32, "handoff_schedules": ["paragraph", "word"],
-             "notation_regex": "<<|>>", "step_checker": "tandem_rl.world.steps:check_steps", "report_k": 1,
+             "notation_regex": NOTATION_REGEX, "step_checker": "tandem_rl.world.steps:check_steps", "report_k": 1,
              "batch_size": 200, "seed": 0,
              # transfer curves on a subset, so that they add at most ~10% to the demo (docs/evaluation.md)
              "metrics": ["solo", "handoff", "legibility", "drift", "transfer"], "transfer_limit": 50,
@@ -232,7 +235,7 @@ ROWS = [  # (column title, metric name in summary.json)
     ("solo", "solo_pass@k"),
     ("handoff step", "handoff_paragraph_pass@k"),
     ("handoff word", "handoff_word_pass@k"),
-    ("jargon", "notation_rate"),
+    ("notation", "notation_rate"),
     ("junior CE", "legibility_ce"),
     ("transfer AUC", "transfer_tokens_auc"),
     ("KL base", "drift_kl_base"),

@@ -1,7 +1,7 @@
-"""Seeded synthetic arithmetic word problems and their two correct notations (West et al.'s jargon setting).
+"""Seeded synthetic arithmetic word problems and their three correct notations.
 
-A problem is a start value and 2-3 add/subtract operations (graded difficulty), every intermediate value in
-``0..MAX_VALUE``. It has two correct solutions, each one reasoning step per paragraph (blank line), both ending in the
+A problem is a start value and 2-4 add/subtract operations (graded difficulty), every intermediate value in
+``0..MAX_VALUE``. It has three correct solutions, each one reasoning step per paragraph (blank line), all ending in the
 paper's answer format so the ordinary ``boxed`` grader applies:
 
     >>> p = make_problem(start=20, ops=(("-", 2), ("-", 1)), name="Sam", item="apples")
@@ -11,10 +11,14 @@ paper's answer format so the ordinary ``boxed`` grader applies:
     ' 20 minus 2 is 18 .\\n\\n 18 minus 1 is 17 .\\n\\n \\\\boxed{17}'
     >>> jargon_solution(p)
     ' <<20-2=18>>\\n\\n <<18-1=17>>\\n\\n \\\\boxed{17}'
+    >>> terse_solution(p)
+    ' 18\\n\\n 17\\n\\n \\\\boxed{17}'
 
-"plain" is what the junior learned and can continue; "jargon" is the senior's compact private notation (GSM8K's
-calculator annotations). Train and test splits are disjoint on the arithmetic itself (start value + operations), so
-no test computation is ever seen in training, whatever the names and items.
+"plain" is what the junior learned and can continue; "jargon" is the senior's private notation (GSM8K's calculator
+annotations: West et al.'s setting); "terse" keeps only the running values, the shortest, a minority of the senior's
+fine-tuning data (30%), meant for the paper's self-paired setting (docs/world.md). Train and test splits are
+disjoint on the arithmetic itself (start value + operations), so no test computation is ever seen in training,
+whatever the names and items.
 """
 
 from __future__ import annotations
@@ -22,13 +26,14 @@ from __future__ import annotations
 import hashlib
 import json
 import random
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 MAX_VALUE = 40  # every number in the world is 0..MAX_VALUE (one token each)
 START_RANGE = (2, 20)
 OPERAND_RANGE = (1, 9)
-N_OPS = (2, 3)  # difficulty levels
+N_OPS = (2, 3, 4)  # difficulty levels (world v2; v1 had 2-3: docs/world.md "World v2")
 NAMES = ("Sam", "Ann", "Tom", "Mia", "Ben", "Eva")
 ITEMS = ("apples", "coins", "books", "cards", "pens", "shells")
 VERBS = {"+": ("gets", "buys"), "-": ("loses", "sells")}
@@ -133,12 +138,44 @@ def jargon_solution(p: WorldProblem) -> str:
     return "\n\n".join(steps + [f" \\boxed{{{p.answer}}}"])
 
 
+def terse_solution(p: WorldProblem) -> str:
+    """Only the running values, one per paragraph: 2 tokens a step where plain needs 7 and jargon 8.
+
+    The operation and its operand stay implicit (the reader must find op i in the prompt), which is why a model
+    that rarely wrote it continues it poorly; it is the notation a tight token budget rewards (docs/world.md).
+    """
+    steps = [f" {v}" for v in p.values[1:]]
+    return "\n\n".join(steps + [f" \\boxed{{{p.answer}}}"])
+
+
+NOTATIONS = {"plain": plain_solution, "jargon": jargon_solution, "terse": terse_solution}
+
+
 def solution(p: WorldProblem, notation: str) -> str:
-    if notation == "plain":
-        return plain_solution(p)
-    if notation == "jargon":
-        return jargon_solution(p)
-    raise ValueError(f"notation must be 'plain' or 'jargon', got {notation!r}")
+    if notation not in NOTATIONS:
+        raise ValueError(f"notation must be one of {tuple(NOTATIONS)}, got {notation!r}")
+    return NOTATIONS[notation](p)
+
+
+_TERSE_STEP = re.compile(r"\s*\d+\s*")
+
+
+def notation_of(text: str) -> str:
+    """The notation of a (possibly co-written) solution: 'plain', 'jargon', 'terse', 'mixed' or 'none' (no step).
+
+    Each paragraph before the answer is one step: jargon if it has ``<<`` or ``>>``, terse if it is a lone number,
+    plain otherwise.
+
+        >>> notation_of(" 18\\n\\n 17\\n\\n \\\\boxed{17}"), notation_of(" <<20-2=18>>\\n\\n 18 minus 1 is 17 .")
+        ('terse', 'mixed')
+    """
+    kinds = set()
+    for para in text.split("\n\n"):
+        para = para.split("\\boxed")[0]  # the answer is not a step (a step written before it on its line is)
+        if not para.strip():
+            continue
+        kinds.add("jargon" if "<<" in para or ">>" in para else "terse" if _TERSE_STEP.fullmatch(para) else "plain")
+    return kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "none"
 
 
 def problem_rows(n: int, seed: int, split: str) -> list[dict]:

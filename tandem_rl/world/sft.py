@@ -1,7 +1,8 @@
 """Supervised fine-tuning of the world's tiny models from scratch, and a quick solo-accuracy probe.
 
 Each step draws fresh training-split problems, writes each in one notation (``plain`` with probability
-``plain_share``, else ``jargon``), and trains on the response tokens (+ EOS) after the chat prompt::
+``plain_share``, ``terse`` with ``terse_share``, else ``jargon``), and trains on the response tokens (+ EOS) after
+the chat prompt::
 
     tok = build_tokenizer()
     model = new_model(tok, JUNIOR_SHAPE, seed=0)
@@ -22,7 +23,7 @@ import torch
 
 from tandem_rl.data.prompts import build_prompt_ids
 from tandem_rl.rewards.extract import last_boxed
-from tandem_rl.world.problems import INSTRUCTION, sample_split, solution
+from tandem_rl.world.problems import INSTRUCTION, notation_of, sample_split, solution
 
 
 
@@ -46,7 +47,8 @@ class SFTSettings:
     batch: int = 64
     lr: float = 3e-3  # peak; linear warm-up then cosine to 10%
     warmup: int = 50
-    plain_share: float = 1.0  # share of examples written in plain steps (rest: jargon)
+    plain_share: float = 1.0  # share of examples written in plain steps
+    terse_share: float = 0.0  # share written tersely (running values only); the rest is jargon
     seed: int = 0
     eval_every: int = 0  # 0 = never; else probe T=1 accuracy and stop once it reaches stop_at
     stop_at: float = 1.1
@@ -75,12 +77,17 @@ def n_params(model) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def _batch(tok, rng: random.Random, size: int, plain_share: float):
+def _notation(u: float, plain_share: float, terse_share: float) -> str:
+    # one uniform draw per example whatever the mix, so the mix never changes which problems are drawn
+    return "plain" if u < plain_share else "terse" if u < plain_share + terse_share else "jargon"
+
+
+def _batch(tok, rng: random.Random, size: int, plain_share: float, terse_share: float = 0.0):
     """Right-padded (input_ids, attention_mask, labels); labels are -100 on prompt and padding."""
     seqs, labels = [], []
     for _ in range(size):
         p = sample_split(rng, "train")
-        notation = "plain" if rng.random() < plain_share else "jargon"
+        notation = _notation(rng.random(), plain_share, terse_share)
         prompt = prompt_ids(tok, p.text)
         resp = tok(solution(p, notation), add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
         seqs.append(prompt + resp)
@@ -115,7 +122,8 @@ def sft(model, tok, settings: SFTSettings, progress: bool = True, position: int 
     bar = tqdm(range(settings.steps), desc=desc, disable=not progress, position=position, mininterval=2.0)
     for step in bar:
         model.train()
-        ids, mask, lab = (t.to(device) for t in _batch(tok, rng, settings.batch, settings.plain_share))
+        ids, mask, lab = (t.to(device) for t in _batch(tok, rng, settings.batch, settings.plain_share,
+                                                           settings.terse_share))
         loss = model(input_ids=ids, attention_mask=mask, labels=lab).loss
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -137,14 +145,19 @@ def sft(model, tok, settings: SFTSettings, progress: bool = True, position: int 
 class Probe:
     accuracy: float
     jargon_rate: float  # share of responses containing << or >>
-    accuracy_plain: float  # accuracy among responses without jargon (nan if none)
-    accuracy_jargon: float
+    accuracy_plain: float  # accuracy among responses written in plain steps only (nan if none)
+    accuracy_jargon: float  # ... in jargon only
     texts: list[str]
+    terse_rate: float = float("nan")  # share of responses written tersely
+    accuracy_terse: float = float("nan")
+    accuracy_by_ops: dict = field(default_factory=dict)  # number of operations -> accuracy
+    n_by_notation: dict = field(default_factory=dict)  # problems.notation_of name -> responses
 
 
 def probe(model, tok, *, n: int = 200, temperature: float = 1.0, seed: int = 0, max_new_tokens: int = 48,
           batch: int = 100, split: str = "test") -> Probe:
-    """Solo accuracy of ``model`` on ``n`` problems of ``split`` (``temperature=0`` = greedy)."""
+    """Solo accuracy of ``model`` on ``n`` problems of ``split`` (``temperature=0`` = greedy); per-notation figures
+    use ``problems.notation_of`` (a response mixing notations counts in none of them)."""
     rng = random.Random(f"probe-{split}")
     problems = [sample_split(rng, split) for _ in range(n)]
     texts = []
@@ -154,13 +167,18 @@ def probe(model, tok, *, n: int = 200, temperature: float = 1.0, seed: int = 0, 
         chunk = problems[b: b + batch]
         texts += _generate(model, tok, [prompt_ids(tok, p.text) for p in chunk], temperature, max_new_tokens, gen)
     correct = [_answer(t) == str(p.answer) for t, p in zip(texts, problems)]
-    jargon = ["<<" in t or ">>" in t for t in texts]
+    notations = [notation_of(t) for t in texts]
 
-    def acc(sel):
-        xs = [c for c, j in zip(correct, jargon) if j == sel]
+    def acc(keys, sel):
+        xs = [c for c, k in zip(correct, keys) if k == sel]
         return sum(xs) / len(xs) if xs else float("nan")
 
-    return Probe(sum(correct) / n, sum(jargon) / n, acc(False), acc(True), texts)
+    n_ops = [len(p.ops) for p in problems]
+    by_ops = {k: round(acc(n_ops, k), 4) for k in sorted(set(n_ops))}
+    jargon = sum("<<" in t or ">>" in t for t in texts) / n
+    return Probe(sum(correct) / n, jargon, acc(notations, "plain"), acc(notations, "jargon"), texts,
+                 notations.count("terse") / n, acc(notations, "terse"), by_ops,
+                 {k: notations.count(k) for k in ("plain", "jargon", "terse", "mixed", "none")})
 
 
 def _answer(text: str) -> str | None:

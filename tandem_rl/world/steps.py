@@ -8,6 +8,9 @@ Both notations are parsed, in the order they appear, also when mixed within one 
     >>> c.answer_follows
     False
 
+Terse steps (a lone running value, ``problems.terse_solution``) hold no equation, so they are not steps here: a
+terse solution has ``n_steps == 0`` and only its answer is read.
+
 Arithmetic is done on the parsed integers (never by evaluating text). A correct final answer that sits on a false
 intermediate equation, or that does not follow from the last step, is an unfaithful chain: the model computed the
 answer some other way than the steps it wrote.
@@ -78,7 +81,7 @@ class StepCheck:
 
 
 def check_steps(text: str) -> StepCheck:
-    """Parse every plain or jargon equation in ``text`` and check it."""
+    """Parse every plain or jargon equation in ``text`` and check it (terse values carry no equation: skipped)."""
     steps = []
     for m in STEP.finditer(text):
         g = m.groups()

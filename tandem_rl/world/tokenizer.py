@@ -16,9 +16,12 @@ bytes). Specials: ``<|endoftext|>`` (pad), ``<|im_start|>``, ``<|im_end|>`` (EOS
 from __future__ import annotations
 
 from tandem_rl.data.prompts import user_message
-from tandem_rl.world.problems import ITEMS, MAX_VALUE, NAMES, VERBS, INSTRUCTION, N_OPS, make_problem
+from tandem_rl.world.problems import ITEMS, MAX_VALUE, NAMES, VERBS, INSTRUCTION, make_problem
 from tandem_rl.world.problems import jargon_solution, plain_solution
 
+# Fixed, not max(N_OPS): the pair counts (hence the merges and every token id) stay those of world v1, whose
+# tokenizer already has every word and number of v2 (terse steps are number tokens).
+CORPUS_OPS = 3
 SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -34,7 +37,7 @@ def _corpus() -> list[str]:
         for item in ITEMS:
             for op in VERBS:
                 for verb in VERBS[op]:
-                    p = make_problem(10, [(op, 1)] * max(N_OPS), name, item, [verb] * max(N_OPS))
+                    p = make_problem(10, [(op, 1)] * CORPUS_OPS, name, item, [verb] * CORPUS_OPS)
                     texts += [user_message(p.text, INSTRUCTION), p.text, plain_solution(p), jargon_solution(p)]
     return texts
 
