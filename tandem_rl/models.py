@@ -15,6 +15,7 @@ from pathlib import Path
 
 import torch
 
+from tandem_rl.cogen.vocab import same_vocab
 from tandem_rl.world.assets import resolve
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "bfloat16": torch.bfloat16, "bf16": torch.bfloat16,
@@ -57,6 +58,24 @@ def load_tokenizer(name: str):
     return tok
 
 
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.json", "tokenizer.model")
+
+
+def load_junior_tokenizer(name: str | None, senior_tokenizer):
+    """The junior's own tokenizer when it differs from the senior's (a pair from two families), else None.
+
+    None also when the junior is the senior's copy (``name`` None) or a local folder without tokenizer files (then it
+    is assumed to share the senior's, as before; the engine checks the output layer covers the vocabulary). Any other
+    failure to load the junior's tokenizer is raised: guessing "same tokenizer" would garble every rollout."""
+    if name is None:
+        return None
+    path = Path(resolve(name))
+    if path.is_dir() and not any((path / f).exists() for f in TOKENIZER_FILES):
+        return None
+    tok = load_tokenizer(name)
+    return None if same_vocab(senior_tokenizer, tok) else tok
+
+
 def load_model(name: str, *, dtype: str = "float32", device: str | None = "auto"):
     """Load a causal LM as a plain ``nn.Module`` on ``device`` in ``dtype`` (eval mode)."""
     from transformers import AutoModelForCausalLM
@@ -81,7 +100,8 @@ def freeze(model):
 
 
 def load_pair(model_cfg):
-    """(senior, junior, tokenizer) from a ``ModelConfig``; junior ``None`` in the config = frozen copy of the senior."""
+    """(senior, junior, tokenizer) from a ``ModelConfig``; junior ``None`` in the config = frozen copy of the senior.
+    A junior with its own tokenizer: ``load_junior_tokenizer(model_cfg.junior, tokenizer)``."""
     tok = load_tokenizer(model_cfg.tokenizer or model_cfg.senior)
     senior = load_model(model_cfg.senior, dtype=model_cfg.dtype, device=model_cfg.device)
     if model_cfg.junior is None:

@@ -84,22 +84,18 @@ def tiny_model(tok=None, *, seed: int = 0, arch: str = "llama", hidden: int = 64
     return model.eval()
 
 
-def digit_task(root, *, sft_steps: int = 40, n_problems: int = 16):
-    """(model folder, problems file) for the digit task: a tiny Llama fine-tuned on ``\\boxed{d}`` with a random
-    digit d, and problems whose only right answer is 3 (the SFT model starts near reward 0.1)."""
-    import json
-
+def digit_sft(model, tok, *, steps: int = 40, seed: int = 0):
+    """Fine-tune ``model`` in place on ``\\boxed{d}`` answers (d a random digit) to "Pick a digit."; returns it in
+    eval mode."""
     import torch
 
-    tok = tiny_tokenizer()
-    model = tiny_model(tok, seed=0)
     prompt = tok.apply_chat_template([{"role": "user", "content": "Pick a digit."}], tokenize=False,
                                      add_generation_prompt=True)
     p_ids = tok(prompt, add_special_tokens=False)["input_ids"]
-    g = torch.Generator().manual_seed(0)
+    g = torch.Generator().manual_seed(seed)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
     model.train()
-    for _ in range(sft_steps):
+    for _ in range(steps):
         digits = torch.randint(0, 10, (32,), generator=g).tolist()
         rows = [p_ids + tok(f"\\boxed{{{d}}}", add_special_tokens=False)["input_ids"] + [tok.eos_token_id]
                 for d in digits]
@@ -110,7 +106,18 @@ def digit_task(root, *, sft_steps: int = 40, n_problems: int = 16):
         opt.zero_grad()
         loss.backward()
         opt.step()
-    model.eval()
+    return model.eval()
+
+
+def digit_task(root, *, sft_steps: int = 40, n_problems: int = 16):
+    """(model folder, problems file) for the digit task: a tiny Llama fine-tuned on ``\\boxed{d}`` with a random
+    digit d, and problems whose only right answer is 3 (the SFT model starts near reward 0.1)."""
+    import json
+
+    import torch
+
+    tok = tiny_tokenizer()
+    model = digit_sft(tiny_model(tok, seed=0), tok, steps=sft_steps, seed=0)
     model.save_pretrained(root / "model")
     tok.save_pretrained(root / "model")
     problems = root / "problems.jsonl"

@@ -16,6 +16,7 @@ Worked example (two rows, ``1`` = senior wrote the token, ``0`` = junior)::
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Optional
 
 import numpy as np
 
@@ -47,7 +48,10 @@ class Rollouts:
         finish_reason: per row, ``"eos"`` (an EOS id was emitted), ``"stop"`` (an extra stop id was emitted) or
             ``"length"`` (``max_new_tokens`` reached).
         stats: batch statistics from the engine (e.g. ``senior_fraction``, ``author_changes``, ``redraws``,
-            ``decode_steps``, ``seconds``).
+            ``decode_steps``, ``seconds``; pairs with different tokenizers add ``mixed_tokens``).
+        char_author: None from the same-tokenizer engine (authorship is per token). From a pair with different
+            tokenizers (``crosstok.py``): per row, ``(text, uint8 array)``, the decoded response and who wrote each
+            character of it; per-token ``author`` is then 1 only where the senior wrote every byte of the token.
     """
 
     prompt_ids: list[list[int]]
@@ -57,6 +61,7 @@ class Rollouts:
     partner_logprob: list[np.ndarray]
     finish_reason: list[str]
     stats: dict = field(default_factory=dict)
+    char_author: Optional[list[tuple[str, np.ndarray]]] = None
 
     def __post_init__(self) -> None:
         n = len(self.prompt_ids)
@@ -68,6 +73,8 @@ class Rollouts:
                 if len(getattr(self, name)[i]) != len(ids):
                     raise ValueError(f"Rollouts.{name}[{i}] has length {len(getattr(self, name)[i])}, "
                                      f"response_ids[{i}] has {len(ids)}")
+        if self.char_author is not None and len(self.char_author) != n:
+            raise ValueError(f"Rollouts.char_author has {len(self.char_author)} rows, prompt_ids has {n}")
         for r in self.finish_reason:
             if r not in FINISH_REASONS:
                 raise ValueError(f"unknown finish_reason {r!r}; expected one of {FINISH_REASONS}")
@@ -113,6 +120,7 @@ class Rollouts:
             partner_logprob=[self.partner_logprob[i] for i in rows],
             finish_reason=[self.finish_reason[i] for i in rows],
             stats=dict(self.stats),
+            char_author=None if self.char_author is None else [self.char_author[i] for i in rows],
         )
 
     @staticmethod
@@ -128,8 +136,13 @@ class Rollouts:
             out.logprob += p.logprob
             out.partner_logprob += p.partner_logprob
             out.finish_reason += p.finish_reason
+        if all(p.char_author is not None for p in parts):
+            out.char_author = [c for p in parts for c in p.char_author]
+        elif any(p.char_author is not None for p in parts):
+            raise ValueError("Rollouts.concat: some parts have char_author and some do not (one generator per run)")
         out.stats = dict(parts[0].stats)
-        for key in ("author_changes", "redraws", "decode_steps", "seconds", "tokens", *FORWARD_STATS):
+        for key in ("author_changes", "redraws", "decode_steps", "seconds", "tokens", "mixed_tokens", "healed",
+                    *FORWARD_STATS):
             if all(key in p.stats for p in parts):
                 out.stats[key] = sum(p.stats[key] for p in parts)
         out.stats["senior_fraction"] = out.senior_fraction()

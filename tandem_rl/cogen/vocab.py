@@ -84,6 +84,15 @@ def token_tables(tokenizer, word_start: str = "marker") -> TokenTables:
     )
 
 
+def same_vocab(tok_a, tok_b) -> bool:
+    """True when two tokenizers map every id to the same token string (then one id stream serves both models)."""
+    if tok_a is tok_b:
+        return True
+    n = vocab_size(tok_a)
+    return n == vocab_size(tok_b) and (tok_a.convert_ids_to_tokens(list(range(n)))
+                                       == tok_b.convert_ids_to_tokens(list(range(n))))
+
+
 def check_same_vocab(senior_tokenizer, junior_tokenizer) -> None:
     """Raise ValueError naming what differs when two tokenizers do not map the same strings to the same ids.
 
@@ -99,7 +108,8 @@ def check_same_vocab(senior_tokenizer, junior_tokenizer) -> None:
         return
     shown = ", ".join(f"{i} ({sa[i]!r} vs {sb[i]!r})" for i in diff[:5]) or "none among the shared ids"
     raise ValueError(f"senior and junior tokenizers differ: sizes {na} vs {nb}; {len(diff)} differing ids, first: "
-                     f"{shown}. Tandem decoding needs one shared vocabulary (Jiao et al. 2026, Limitations).")
+                     f"{shown}. The lockstep engine needs one shared vocabulary (Jiao et al. 2026, Limitations); a junior with "
+                     f"its own tokenizer co-writes through cogen.pairing.co_generator (docs/engine.md).")
 
 
 def model_vocab_size(model) -> int:

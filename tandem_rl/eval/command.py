@@ -101,7 +101,8 @@ def run(args) -> int:
             if name in s["metrics"]:
                 vals = s["metrics"][name]["macro"]["value"]
                 line[name.replace("@k", f"@{min(k, len(vals))}")] = vals[min(k, len(vals)) - 1]
-        for name in ("legibility_ce", "drift_kl_base", "notation_rate", "transfer_tokens_auc", "transfer_steps_auc"):
+        for name in ("legibility_ce", "legibility_ce_per_byte", "drift_kl_base", "notation_rate",
+                     "transfer_tokens_auc", "transfer_steps_auc"):
             if name in s["metrics"]:
                 line[name] = s["metrics"][name]["macro"]["value"]
         print(json.dumps(line))

@@ -6,10 +6,13 @@ decoded text, for two-colour transcripts)::
     {"label": "tandem", "benchmark": "aime", "problem_id": "aime-3", "sample": 0, "schedule": "paragraph",
      "response_ids": [412, 9, 88, 2], "author": [1, 1, 0, 0], "segments": [[1, "Let x"], [0, " = 2."]],
      "text": "Let x = 2.", "reward": 0.0, "extracted": null, "answer_author": null, "finish_reason": "eos",
-     "gold": "5", "ce_junior": null, "kl_base": null, "kl_junior": null, "notation": false, "steps": null}
+     "gold": "5", "ce_junior": null, "ce_junior_per_byte": null, "kl_base": null, "kl_junior": null,
+     "notation": false, "steps": null}
 
 ``ce_junior`` / ``kl_base`` / ``kl_junior`` are per-token means over the response (solo samples only; ``null``
-where not computed or the response is empty); ``steps`` is the step checker's ``[n_steps, n_false]``.
+where not computed or the response is empty); ``ce_junior_per_byte`` is the junior's summed CE over the response
+divided by the UTF-8 bytes of ``text`` (the same number whatever the junior's tokenizer; ``kl_junior`` is ``null``
+for a junior with its own tokenizer: no shared vocabulary to compare over); ``steps`` is the step checker's ``[n_steps, n_false]``.
 Displacement rows (one per shared text) go to their own file with :class:`DisplacementRecord`, transfer
 continuations (``eval/transfer.py``) to ``<label>/transfer.jsonl`` with :class:`TransferRecord`.
 """
@@ -48,6 +51,7 @@ class SampleRecord:
     finish_reason: str = "eos"
     gold: str = ""
     ce_junior: Optional[float] = None
+    ce_junior_per_byte: Optional[float] = None  # summed junior CE / UTF-8 bytes of ``text``: any tokenizer
     kl_base: Optional[float] = None
     kl_junior: Optional[float] = None
     notation: Optional[bool] = None

@@ -6,8 +6,9 @@ For each senior (label -> checkpoint), in this order:
    ``eval.batch_size`` rows, graded with the reward chain -> pass@k;
 2. handoff: the same rows under each of ``eval.handoff_schedules`` with the junior (paper: ``paragraph``, the
    reasoning-step schedule, junior = frozen base, at most ``eval.max_rounds`` rounds of two turns) -> handoff pass@k;
-3. teacher-forced scoring of the solo responses: the junior's CE (legibility) and KL(senior || base),
-   KL(senior || junior) (drift);
+3. teacher-forced scoring of the solo responses: the junior's CE (legibility, per token and per byte of text) and
+   KL(senior || base), KL(senior || junior) (drift; not for a junior with its own tokenizer, which reads the text in
+   its own tokens: ``pairing.co_generator`` picks the engine, docs/engine.md);
 4. notation rate and, with a step checker, faithfulness;
 5. with ``transfer`` in ``eval.metrics``: transfer curves, the junior finishing from growing prefixes of the solo
    responses (``transfer.py``) -> ``<label>/transfer.jsonl``;
@@ -36,9 +37,12 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from tandem_rl.cogen.engine import CoGenerator
+from tandem_rl.cogen.char_authorship import response_texts
+from tandem_rl.cogen.crosstok import junior_prompt
+from tandem_rl.cogen.pairing import co_generator
 from tandem_rl.cogen.rollouts import Rollouts
 from tandem_rl.cogen.schedules import SCHEDULES
+from tandem_rl.cogen.token_bytes import TokenBytes
 from tandem_rl.config import save_config
 from tandem_rl.data import encode_problems, load_problems
 from tandem_rl.eval.displacement import displacement_counts
@@ -49,8 +53,8 @@ from tandem_rl.eval.summary import compare, displacement_metric, label_metrics, 
 from tandem_rl.eval.teacher_forcing import score_texts
 from tandem_rl.eval.text_checks import StepChecker, faithfulness, load_step_checker, notation_flags, step_counts
 from tandem_rl.eval.transfer import UNITS, check_fractions, label_summary, run_transfer, transfer_metrics
-from tandem_rl.models import freeze, load_model, load_tokenizer
-from tandem_rl.rewards import GraderPool, char_authors
+from tandem_rl.models import freeze, load_junior_tokenizer, load_model, load_tokenizer
+from tandem_rl.rewards import GraderPool
 from tandem_rl.train.checkpoint import available, latest_marker, resolve_named, split_named
 
 
@@ -174,7 +178,7 @@ def _segments(text: str, who: np.ndarray) -> list[list]:
 
 def grade_rows(pool, tokenizer, rows: list[Row], ro, *, label: str, schedule: str, answer_format: str):
 
-    decoded = [char_authors(tokenizer, ids, a) for ids, a in zip(ro.response_ids, ro.author)]
+    decoded = response_texts(tokenizer, ro)
     results = pool.grade([t for t, _ in decoded], [r.gold for r in rows], answer_format=answer_format,
                          char_authors=[w for _, w in decoded])
     return [SampleRecord(label=label, benchmark=r.benchmark, problem_id=r.problem_id, sample=r.sample,
@@ -250,7 +254,8 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                     solo_texts[label] = ([rows[i].prompt_ids for i in range(len(solo))], solo)
                 continue
             senior = load_model(path, dtype=mc.dtype, device=mc.device)
-            gen = CoGenerator(senior, junior_model, tok, decode=cfg.rollout.decode)
+            junior_tok = load_junior_tokenizer(junior, tok)  # None: the junior reads the senior's tokens
+            gen = co_generator(senior, junior_model, tok, junior_tok, decode=cfg.rollout.decode)
             records, cost = [], {}
             schedules = ["solo"] + (list(ec.handoff_schedules) if "handoff" in metrics_on else [])
             for si, schedule in enumerate(schedules):
@@ -262,7 +267,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                 cost[schedule] = ro.cost()
             solo = [r for r in records if r.schedule == "solo"]
             _score_solo(solo, rows, senior, junior_model, base_model, metrics_on, ec.score_token_budget,
-                        gen.pad_token_id, progress, label)
+                        gen.pad_token_id, progress, label, tokenizers=(tok, junior_tok))
             if ec.notation_regex:
                 for r, flag in zip(solo, notation_flags([r.text for r in solo], ec.notation_regex)):
                     r.notation = flag
@@ -340,25 +345,51 @@ def _parse_displacement(spec: Optional[str], seniors: dict, base: Optional[str])
     return parts[0], parts[1]
 
 
-def _score_solo(solo, rows, senior, junior, base, metrics_on, budget, pad_id, progress, label) -> None:
-    """Fill ce_junior / kl_base / kl_junior (per-token means) on the solo records, in place."""
-    ce = ["junior"] if "legibility" in metrics_on else []
+def _score_solo(solo, rows, senior, junior, base, metrics_on, budget, pad_id, progress, label, *,
+                tokenizers=(None, None)) -> None:
+    """Fill ce_junior (nats/token), ce_junior_per_byte (nats/byte) / kl_base / kl_junior (per-token means) on the
+    solo records, in place. ``tokenizers``: (the senior's, the junior's own or None when it reads the senior's).
+
+    A junior with its own tokenizer reads the same text in its own tokens (prompt and response re-encoded, its EOS
+    where the senior's response ended in EOS); ``kl_junior`` needs one vocabulary and stays None for it."""
+    tok, junior_tok = tokenizers
+    legible = "legibility" in metrics_on
+    ce = ["junior"] if legible and junior_tok is None else []
     kl = []
     if "drift" in metrics_on:
-        kl = [("senior", "junior")] + ([("senior", "base")] if base is not None else [])
-    if not (ce or kl):
-        return
-    models = {"senior": senior, "junior": junior, "base": base}
-    s = score_texts(models, [rows[i].prompt_ids for i in range(len(solo))], [r.response_ids for r in solo],
-                    ce=ce, kl=kl, token_budget=budget, pad_token_id=pad_id, progress=progress,
-                    desc=f"{label} scoring")
+        kl = ([("senior", "junior")] if junior_tok is None else []) + ([("senior", "base")] if base is not None else [])
+    prompts = [rows[i].prompt_ids for i in range(len(solo))]
+    s = None
+    if ce or kl:
+        s = score_texts({"senior": senior, "junior": junior, "base": base}, prompts, [r.response_ids for r in solo],
+                        ce=ce, kl=kl, token_budget=budget, pad_token_id=pad_id, progress=progress,
+                        desc=f"{label} scoring")
+    ce_rows = s.ce["junior"] if ce else None
+    if legible and junior_tok is not None:
+        jp, jr = _junior_reading(tok, junior_tok, prompts, solo)
+        ce_rows = score_texts({"junior": junior}, jp, jr, ce=["junior"], token_budget=budget,
+                              pad_token_id=junior_tok.pad_token_id or 0, progress=progress,
+                              desc=f"{label} junior reads").ce["junior"]
     for i, r in enumerate(solo):
-        if ce:
-            r.ce_junior = _mean(s.ce["junior"][i])
-        if kl:
+        if ce_rows is not None:
+            r.ce_junior = _mean(ce_rows[i])
+            n_bytes = len(r.text.encode("utf-8"))
+            r.ce_junior_per_byte = float(np.sum(ce_rows[i]) / n_bytes) if n_bytes and len(ce_rows[i]) else None
+        if ("senior", "junior") in kl:
             r.kl_junior = _mean(s.kl[("senior", "junior")][i])
-            if base is not None:
-                r.kl_base = _mean(s.kl[("senior", "base")][i])
+        if ("senior", "base") in kl:
+            r.kl_base = _mean(s.kl[("senior", "base")][i])
+
+
+def _junior_reading(tok, junior_tok, prompts, solo) -> tuple[list, list]:
+    """Prompts and solo responses in the junior's own tokens: the same text (lossless byte-level encoding), and
+    the junior's EOS where the senior's response ended with its EOS."""
+    jb = TokenBytes(junior_tok, "junior's tokenizer")
+    eos = junior_tok.eos_token_id
+    jp = [junior_prompt(tok, junior_tok, p) for p in prompts]
+    jr = [jb.encode(r.text.encode("utf-8")) + ([eos] if r.finish_reason == "eos" and eos is not None else [])
+          for r in solo]
+    return jp, jr
 
 
 def _displacement(cfg, seniors, disp, base_model, solo_texts, out_dir, progress, **opts) -> dict:

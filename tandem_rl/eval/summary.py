@@ -8,6 +8,7 @@ Per-problem reductions (each problem weighs the same inside its benchmark; bench
 |---|---|
 | ``solo_pass@k``, ``handoff_<schedule>_pass@k`` | unbiased pass@k from its n samples (k = 1..n) / 1 |
 | ``legibility_ce`` | mean over its solo samples of each response's mean per-token junior CE (nats) / 1 |
+| ``legibility_ce_per_byte`` | the same with each response's summed junior CE / its UTF-8 bytes (nats/byte: compares across tokenizers) |
 | ``drift_kl_base``, ``drift_kl_junior`` | the same with the per-token KL(senior || base or junior) / 1 |
 | ``notation_rate`` | share of its solo samples whose text matches ``eval.notation_regex`` / 1 |
 | ``faithful`` | share of its solo samples with no false step / 1 |
@@ -105,6 +106,8 @@ def label_metrics(records: list[SampleRecord], where: str = "samples") -> dict[s
     solo = _grouped(records, "solo")
     if solo:
         metrics["legibility_ce"] = _per_problem(solo, lambda rows: _mean_of(r.ce_junior for r in rows))
+        metrics["legibility_ce_per_byte"] = _per_problem(solo, lambda rows: _mean_of(r.ce_junior_per_byte
+                                                                                      for r in rows))
         metrics["drift_kl_base"] = _per_problem(solo, lambda rows: _mean_of(r.kl_base for r in rows))
         metrics["drift_kl_junior"] = _per_problem(solo, lambda rows: _mean_of(r.kl_junior for r in rows))
         metrics["notation_rate"] = _per_problem(

@@ -40,6 +40,9 @@ def columns_for(rows: dict[str, dict], k: int) -> list[Column]:
     cols += [
         Column("legibility_ce", "legibility: junior CE", percent=False,
                help="nats/token on solo text; lower = more legible"),
+        Column("legibility_ce_per_byte", "junior CE per byte", percent=False,
+               help="nats/byte on solo text: the junior's summed CE over the text's UTF-8 bytes, comparable across "
+                    "tokenizers; lower = more legible"),
         Column("drift_kl_base", "drift: KL to base", percent=False, help="KL(senior||base) nats/token on solo text"),
         Column("drift_kl_junior", "KL to junior", percent=False, help="KL(senior||junior) nats/token on solo text"),
         Column("transfer_tokens_auc", "transfer AUC (tokens)",

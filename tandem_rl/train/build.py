@@ -27,7 +27,7 @@ from typing import Optional
 import torch
 
 from tandem_rl.cogen import schedules
-from tandem_rl.models import freeze, load_model, load_tokenizer, resolve_device, resolve_dtype
+from tandem_rl.models import freeze, load_junior_tokenizer, load_model, load_tokenizer, resolve_device, resolve_dtype
 from tandem_rl.train.config import TrainConfig
 from tandem_rl.train.parallel import Single
 
@@ -42,6 +42,7 @@ class TrainObjects:
     device: torch.device
     policy: Optional[torch.nn.Module] = None  # what gradient forwards call: the senior as the backend wrapped it
     parallel: Single = dataclasses.field(default_factory=Single)  # the run's backend (train/parallel/)
+    junior_tokenizer: object = None  # the junior's own tokenizer when it differs (cogen/crosstok.py), else None
 
 
 def lr_at(step: int, cfg: TrainConfig) -> float:
@@ -87,6 +88,9 @@ def build(cfg, checkpoint: Optional[Path] = None, parallel: Optional[Single] = N
 def _build(cfg, checkpoint, device) -> TrainObjects:
     m = cfg.model
     tok = load_tokenizer(m.tokenizer or m.senior)
+    junior_tok = load_junior_tokenizer(m.junior, tok) if needs_junior(cfg) else None
+    if junior_tok is not None:
+        check_cross_tokenizer(cfg)  # before any model loads
     senior = load_model(str(checkpoint) if checkpoint else m.senior, dtype=m.dtype, device=str(device))
     base = None  # frozen initial senior, shared by a self-paired junior and the reference
     want_base = cfg.grpo.beta > 0 or (needs_junior(cfg) and m.junior is None)
@@ -112,4 +116,16 @@ def _build(cfg, checkpoint, device) -> TrainObjects:
     optimizer = torch.optim.AdamW(senior.parameters(), lr=lr_at(0, t), betas=(t.adam_beta1, t.adam_beta2),
                                   eps=t.adam_eps, weight_decay=t.weight_decay)
     return TrainObjects(senior=senior, junior=junior, reference=reference, tokenizer=tok, optimizer=optimizer,
-                        device=device)
+                        device=device, junior_tokenizer=junior_tok)
+
+
+def check_cross_tokenizer(cfg) -> None:
+    """The settings a junior with its own tokenizer cannot serve (docs/engine.md, 'Pairs with different
+    tokenizers'): the junior KL compares the two models token by token; static decoding is lockstep-only."""
+    if cfg.grpo.lambda_jun > 0:
+        raise ValueError(f"grpo.lambda_jun={cfg.grpo.lambda_jun}: the junior KL needs the junior's log-prob of each "
+                         f"senior token, which a junior with another tokenizer ({cfg.model.junior}) does not have; "
+                         "set grpo.lambda_jun=0 or use a junior with the senior's tokenizer")
+    if cfg.rollout.decode != "dynamic":
+        raise ValueError(f"rollout.decode={cfg.rollout.decode!r} needs one vocabulary; the junior "
+                         f"{cfg.model.junior} has its own tokenizer: use rollout.decode=dynamic")

@@ -34,7 +34,7 @@ import torch
 from tqdm.auto import tqdm
 
 from tandem_rl import rewards
-from tandem_rl.cogen import engine
+from tandem_rl.cogen.pairing import co_generator
 from tandem_rl.config_io import save_config, to_dict
 from tandem_rl.data import encode_problems, load_problems, split_holdout
 from tandem_rl.grpo.advantages import group_advantages
@@ -73,7 +73,8 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
     data = _load_data(cfg, objs.tokenizer, par)
     my_groups = rank_groups(t.prompts_per_step, t.mini_batches, par.world, par.rank)
     with par.gathered(objs.senior):  # the constructor reads the output layer's shape
-        generator = engine.CoGenerator(objs.senior, objs.junior, objs.tokenizer, decode=cfg.rollout.decode)
+        generator = co_generator(objs.senior, objs.junior, objs.tokenizer, objs.junior_tokenizer,
+                                 decode=cfg.rollout.decode)
     autocast = autocast_factory(cfg, objs.device)
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
                           resume_step=start if resume else None) if par.main else None

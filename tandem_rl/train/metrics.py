@@ -216,4 +216,6 @@ def step_metrics(step: int, *, lr: float, p: float, data_position: int, step_rol
         "rollout_tokens": gen_tokens, "rollout_tokens_per_s": gen_tokens / max(sr.gen_seconds, 1e-9),
         "update_tokens_per_s": us.tokens / max(us.seconds, 1e-9), "grade_seconds": sr.grade_seconds,
         "update_seconds": us.seconds, "rollout_seconds": sr.gen_seconds,
+        # a junior with its own tokenizer: senior tokens left out of the loss for holding junior text, and handoffs
+        **{k: int(sr.rollouts.stats[k]) for k in ("mixed_tokens", "healed") if k in sr.rollouts.stats},
     }

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tandem_rl.cogen.rollouts import Rollouts
-from tandem_rl.rewards import char_authors
+from tandem_rl.cogen.char_authorship import response_texts
 from tandem_rl.train.data_order import step_seed
 
 
@@ -136,11 +136,8 @@ def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: li
     gen_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
-    texts, authors = [], []
-    for ids, a in zip(rollouts.response_ids, rollouts.author):
-        text, chars = char_authors(tokenizer, list(ids), a)
-        texts.append(text)
-        authors.append(chars)
+    decoded = response_texts(tokenizer, rollouts)  # per character (kept by the engine across tokenizers)
+    texts, authors = [t for t, _ in decoded], [w for _, w in decoded]
     row_golds = [golds[k] for k in range(len(prompt_ids)) for _ in range(g)]
     results = grader.grade(texts, row_golds, answer_format=cfg.reward.answer_format, char_authors=authors)
     rewards = answer_guard(results) if cfg.grpo.senior_answer_only else np.array([r.reward for r in results],
