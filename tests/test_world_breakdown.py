@@ -72,3 +72,5 @@ def test_breakdown_command_prints_tables_and_json(tmp_path, capsys):
     assert main(["world", "breakdown", str(ev), "--per-seed", "--json"]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert set(rows) == {"grpo_s0 | solo", "grpo_s1 | solo"} and rows["grpo_s1 | solo"]["acc"] == 0.5
+    assert main(["world", "breakdown", str(tmp_path / "nowhere")]) == 2
+    assert "no <label>/samples.jsonl" in capsys.readouterr().err

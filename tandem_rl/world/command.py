@@ -50,13 +50,21 @@ def run(args) -> int:
     if args.action == "compare":
         from tandem_rl.world.card import compare_cards, format_comparison, load_card
 
-        rows = compare_cards(load_card(args.shipped or ROOT / "world_card.json"), load_card(args.card))
+        try:
+            rows = compare_cards(load_card(args.shipped or ROOT / "world_card.json"), load_card(args.card))
+        except (OSError, ValueError) as err:  # a missing/unreadable card, or cards of different world versions
+            print(f"tandem-rl world compare: {err}", file=sys.stderr)
+            return 2
         print(format_comparison(rows))
         return 0 if rows and all(r["agrees"] for r in rows) else 1
     if args.action == "breakdown":
         from tandem_rl.world.breakdown import breakdown, format_breakdown
 
-        rows = breakdown(args.eval_dir, pool_seeds=not args.per_seed)
+        try:
+            rows = breakdown(args.eval_dir, pool_seeds=not args.per_seed)
+        except (FileNotFoundError, ValueError) as err:
+            print(f"tandem-rl world breakdown: {err}", file=sys.stderr)
+            return 2
         print(json.dumps({f"{a} | {s}": r for (a, s), r in rows.items()}, indent=1) if args.json
               else format_breakdown(rows))
         return 0

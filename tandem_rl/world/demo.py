@@ -8,7 +8,7 @@ are then evaluated twice, once per partner (the frozen base; the world junior), 
 differences over seeds (``tandem_rl/report/verdict.py``)::
 
     tandem-rl demo                  # default: 2 seeds per arm (885 s on 2 shared cores, world v2)
-    tandem-rl demo --quick          # 1 seed, 12 steps (~1-3 min): a smoke run, too short to show effects
+    tandem-rl demo --quick          # 1 seed, 12 steps (98 s in CI): a smoke run, too short to show effects
     tandem-rl demo --seeds 3        # three seeds per arm (1884 s on 2 cores shared with another run)
 
 Output: ``OUT/runs/<arm>_s<seed>/`` (run folders), ``OUT/eval/paper/`` and ``OUT/eval/west/`` (one evaluation
