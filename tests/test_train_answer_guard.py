@@ -5,13 +5,12 @@ import json
 
 import numpy as np
 
-from tandem_rl.cogen.rollouts import Rollouts
 from tandem_rl.config import load_config
 from tandem_rl.rewards import FunctionGrader
 from tandem_rl.train import loop
 from tandem_rl.train.metrics import rollout_metrics
 from tandem_rl.train.rollout import collect
-from tiny import tiny_tokenizer
+from tiny import CannedEngine, tiny_tokenizer
 
 # (text pieces with their author) per rollout; the gold is 42
 ROWS = [
@@ -26,34 +25,15 @@ ROWS = [
 ]
 
 
-class CannedEngine:
-    """Returns ROWS (tokenised piece by piece, so token authorship is exact) whatever the prompts."""
-
-    def __init__(self, tok):
-        self.tok = tok
-
-    def generate(self, prompts, rollout, *, seed, progress=False):
-        resp, auth = [], []
-        for r in range(len(prompts)):
-            ids, who = [], []
-            for a, text in ROWS[r % len(ROWS)]:
-                piece = self.tok.encode(text)
-                ids += piece
-                who += [a] * len(piece)
-            resp.append(ids)
-            auth.append(np.array(who, dtype=np.uint8))
-        ro = Rollouts([list(p) for p in prompts], resp, auth, [np.zeros(len(x), np.float32) for x in resp],
-                      [np.zeros(len(x), np.float32) for x in resp], ["eos"] * len(prompts))
-        ro.stats = {"senior_forward_seconds": 0.5, "junior_forward_seconds": 0.25, "senior_positions": 10,
-                    "junior_positions": 10, "senior_param_tokens": 100, "junior_param_tokens": 30}
-        return ro
+STATS = {"senior_forward_seconds": 0.5, "junior_forward_seconds": 0.25, "senior_positions": 10,
+         "junior_positions": 10, "senior_param_tokens": 100, "junior_param_tokens": 30}
 
 
 def _collect(guard: bool):
     tok = tiny_tokenizer()
     cfg = load_config(None, ["grpo.group_size=8", f"grpo.senior_answer_only={str(guard).lower()}"])
     grader = FunctionGrader(lambda text, gold: float(f"\\boxed{{{gold}}}" in text))
-    sr = collect(CannedEngine(tok), grader, tok, [tok.encode("Q")], ["42"], [0], cfg, step=0,
+    sr = collect(CannedEngine(tok, ROWS, STATS), grader, tok, [tok.encode("Q")], ["42"], [0], cfg, step=0,
                  rollout_cfg=cfg.rollout, autocast=contextlib.nullcontext)
     return sr
 

@@ -9,7 +9,8 @@ MODULES = ["tandem_rl.grpo.advantages", "tandem_rl.grpo.loss", "tandem_rl.train.
            "tandem_rl.train.data_order", "tandem_rl.train.parallel.ranks", "tandem_rl.train.logprobs",
            "tandem_rl.train.metrics", "tandem_rl.train.parallel.fsdp2", "tandem_rl.train.validate",
            "tandem_rl.train.evaluate", "tandem_rl.train.checkpoint", "tandem_rl.rewards.extract",
-           "tandem_rl.data.olympiadbench", "tandem_rl.eval.summary", "tandem_rl.eval.runner"]
+           "tandem_rl.data.olympiadbench", "tandem_rl.eval.summary", "tandem_rl.eval.runner",
+           "tandem_rl.eval.anatomy", "tandem_rl.train.credit", "tandem_rl.train.rollout", "tandem_rl.world.sweep"]
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -65,11 +65,16 @@ def test_demo_pipeline_smoke(tmp_path):
             summary = json.loads((tmp_path / "eval" / setting / label / "summary.json").read_text())
             assert summary["setting"] == setting and summary["junior"] == partner
             assert {"solo_pass@k", "handoff_paragraph_pass@k", "notation_rate", "faithful"} <= set(summary["metrics"])
-            samples = (tmp_path / "eval" / setting / label / "samples.jsonl").read_text().splitlines()
+            samples = [json.loads(x) for x in
+                       (tmp_path / "eval" / setting / label / "samples.jsonl").read_text().splitlines()]
             assert len(samples) == 2 * 2  # 2 problems x 1 sample x (solo + paragraph)
+            # error anatomy from the world's step checker: every sample has one, "none" exactly when correct
+            assert all((r["failure"] == "none") == (r["reward"] >= 0.5) for r in samples)
+            assert {"solo_error_false_step", "handoff_paragraph_error_by_junior"} <= set(summary["metrics"])
     html = (tmp_path / "report.html").read_text()
     assert html.lstrip().lower().startswith("<!doctype html") and "tandem_weak_s0" in html
     assert html.index('id="verdict"') < html.index("<h2>Results")
+    assert "<h2>Error anatomy" in html
     table = format_summary(result, k=1)
     assert table.startswith("VERDICT") and "tandem_self" in table and "tandem_weak" in table
 

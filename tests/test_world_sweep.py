@@ -34,6 +34,30 @@ def test_grid_arguments_and_bad_grids():
         grid_points({})
 
 
+def test_path_values_make_folder_names_and_user_overrides_win(tmp_path):
+    pts = grid_points({"model.junior": ["/tmp/juniors/weak030/", "world:junior"]})
+    assert [n for n, _ in pts] == ["juniorweak030", "juniorworld-junior"]
+    with pytest.raises(ValueError, match="share a label"):
+        grid_points({"model.junior": ["/a/junior", "/b/junior"]})
+    jobs = plan({"rollout.p": [0.5]}, [0], ["train.save_every=40", "train.keep_last=0"], tmp_path)
+    assert all(j["cfg"].train.save_every == 40 and j["cfg"].train.keep_last == 0 for j in jobs)
+    assert plan({"rollout.p": [0.5]}, [0], [], tmp_path)[0]["cfg"].train.save_every == 10  # the sweep's default
+
+
+def test_sweep_summary_uses_the_reports_k_not_the_seed_count(tmp_path, monkeypatch):
+    import argparse
+
+    from tandem_rl.world import sweep
+
+    seen = {}
+    monkeypatch.setattr(sweep, "run_sweep", lambda *a, **kw: {"eval": {}})
+    monkeypatch.setattr(sweep, "format_summary", lambda result, k: seen.setdefault("k", k) and "VERDICT\n")
+    args = argparse.Namespace(threads=1, config=None, grid=["rollout.p=0.5"], seeds=3, seed=0, out=str(tmp_path),
+                              quick=False, jobs=1, overrides=[])
+    assert sweep.run(args) == 0
+    assert seen["k"] == 1  # configs/demo.yaml's eval.report_k, whatever the number of seeds
+
+
 def test_sweep_yaml_loads_and_every_run_config_validates(tmp_path):
     spec = load_sweep_file(str(REPO / "configs" / "sweep.yaml"))
     jobs = plan(spec["grid"], [0], spec.get("overrides") or [], tmp_path, spec.get("base"))

@@ -171,3 +171,31 @@ def train_until_killed(loop, cfg, monkeypatch, *, step: int, after_save: bool = 
             loop.train(cfg, progress=False)
     finally:
         monkeypatch.undo()
+
+
+class CannedEngine:
+    """An engine stand-in that returns ``rows`` (per rollout: ``[(author, text), ...]``, tokenised piece by piece so
+    token authorship is exact) for any prompts, row ``r`` of a call being ``rows[r % len(rows)]``."""
+
+    def __init__(self, tok, rows, stats=None):
+        self.tok, self.rows, self.stats = tok, rows, stats
+
+    def generate(self, prompts, rollout, *, seed, progress=False):
+        import numpy as np
+
+        from tandem_rl.cogen.rollouts import Rollouts
+
+        resp, auth = [], []
+        for r in range(len(prompts)):
+            ids, who = [], []
+            for a, text in self.rows[r % len(self.rows)]:
+                piece = self.tok.encode(text, add_special_tokens=False)
+                ids += piece
+                who += [a] * len(piece)
+            resp.append(ids)
+            auth.append(np.array(who, dtype=np.uint8))
+        ro = Rollouts([list(p) for p in prompts], resp, auth, [np.zeros(len(x), np.float32) for x in resp],
+                      [np.zeros(len(x), np.float32) for x in resp], ["eos"] * len(prompts))
+        if self.stats:
+            ro.stats = dict(self.stats)
+        return ro

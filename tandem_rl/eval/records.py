@@ -7,12 +7,15 @@ decoded text, for two-colour transcripts)::
      "response_ids": [412, 9, 88, 2], "author": [1, 1, 0, 0], "segments": [[1, "Let x"], [0, " = 2."]],
      "text": "Let x = 2.", "reward": 0.0, "extracted": null, "answer_author": null, "finish_reason": "eos",
      "gold": "5", "ce_junior": null, "ce_junior_per_byte": null, "kl_base": null, "kl_junior": null,
-     "notation": false, "steps": null}
+     "notation": false, "steps": null, "failure": null, "failure_author": null}
 
 ``ce_junior`` / ``kl_base`` / ``kl_junior`` are per-token means over the response (solo samples only; ``null``
 where not computed or the response is empty); ``ce_junior_per_byte`` is the junior's summed CE over the response
 divided by the UTF-8 bytes of ``text`` (the same number whatever the junior's tokenizer; ``kl_junior`` is ``null``
-for a junior with its own tokenizer: no shared vocabulary to compare over); ``steps`` is the step checker's ``[n_steps, n_false]``.
+for a junior with its own tokenizer: no shared vocabulary to compare over); ``steps`` is the step checker's ``[n_steps, n_false]``
+(solo samples). ``failure`` is the error anatomy of every sample (``eval/anatomy.py``; needs a step checker that
+says where things are written): ``"none"`` when correct, else the first failure's kind, and ``failure_author`` who
+wrote it ("senior", "junior", "mixed"; null when the failure is no piece of text); null when not computed.
 Displacement rows (one per shared text) go to their own file with :class:`DisplacementRecord`, transfer
 continuations (``eval/transfer.py``) to ``<label>/transfer.jsonl`` with :class:`TransferRecord`.
 """
@@ -56,6 +59,8 @@ class SampleRecord:
     kl_junior: Optional[float] = None
     notation: Optional[bool] = None
     steps: Optional[list[int]] = None
+    failure: Optional[str] = None
+    failure_author: Optional[str] = None
 
 
 @dataclass

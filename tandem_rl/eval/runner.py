@@ -9,7 +9,8 @@ For each senior (label -> checkpoint), in this order:
 3. teacher-forced scoring of the solo responses: the junior's CE (legibility, per token and per byte of text) and
    KL(senior || base), KL(senior || junior) (drift; not for a junior with its own tokenizer, which reads the text in
    its own tokens: ``pairing.co_generator`` picks the engine, docs/engine.md);
-4. notation rate and, with a step checker, faithfulness;
+4. notation rate and, with a step checker, faithfulness and the error anatomy of every failed sample (its first
+   failure and, under a handoff schedule, who wrote it: ``anatomy.py``);
 5. with ``transfer`` in ``eval.metrics``: transfer curves, the junior finishing from growing prefixes of the solo
    responses (``transfer.py``) -> ``<label>/transfer.jsonl``;
 
@@ -45,11 +46,12 @@ from tandem_rl.cogen.schedules import SCHEDULES
 from tandem_rl.cogen.token_bytes import TokenBytes
 from tandem_rl.config import save_config
 from tandem_rl.data import encode_problems, load_problems
+from tandem_rl.eval.anatomy import anatomy, char_authors, supports_anatomy
 from tandem_rl.eval.displacement import displacement_counts
 from tandem_rl.eval.records import (COMPARISON_FILE, DISPLACEMENT_FILE, SAMPLES_FILE, SUMMARY_FILE, TRANSFER_FILE,
                                     DisplacementRecord, SampleRecord, TransferRecord, read_jsonl, write_json,
                                     write_jsonl)
-from tandem_rl.eval.summary import compare, displacement_metric, label_metrics, summarize_metrics
+from tandem_rl.eval.summary import CORRECT, compare, displacement_metric, label_metrics, summarize_metrics
 from tandem_rl.eval.teacher_forcing import score_texts
 from tandem_rl.eval.text_checks import StepChecker, faithfulness, load_step_checker, notation_flags, step_counts
 from tandem_rl.eval.transfer import UNITS, check_fractions, label_summary, run_transfer, transfer_metrics
@@ -242,6 +244,9 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
             rows = build_rows(cfg, benches, tok, skipped)
             if reuse and (out_dir / label / SAMPLES_FILE).is_file():
                 records = _reused(out_dir / label / SAMPLES_FILE, rows)
+                if checker is not None:  # text only: records of an older version gain the anatomy, on disk too
+                    _check_steps(records, checker)
+                    write_jsonl(out_dir / label / SAMPLES_FILE, records)
                 transfer = (read_jsonl(out_dir / label / TRANSFER_FILE, TransferRecord)
                             if (out_dir / label / TRANSFER_FILE).is_file() else [])
                 summaries[label] = label_summary(records, transfer, label=label, **opts)
@@ -272,10 +277,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                 for r, flag in zip(solo, notation_flags([r.text for r in solo], ec.notation_regex)):
                     r.notation = flag
             if checker is not None:
-                for r in solo:
-                    steps = step_counts(checker(r.text))
-                    faithfulness(steps, r.reward >= 0.5)  # validates the checker's answer
-                    r.steps = list(steps)
+                _check_steps(records, checker)
             transfer = []
             if "transfer" in metrics_on:
                 transfer, ro = _transfer(cfg, gen, pool, tok, rows, solo, label, progress)
@@ -300,6 +302,25 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                                                    **opts)
     write_json(out_dir / COMPARISON_FILE, comparison)
     return {"labels": summaries, "comparison": comparison}
+
+
+def _check_steps(records: list[SampleRecord], checker: StepChecker) -> None:
+    """In place: ``steps`` of the solo records (faithfulness) and, when the checker says where things are
+    written, ``failure`` / ``failure_author`` of every record (the error anatomy, ``anatomy.py``; a checker that
+    only counts is not called on the handoff records)."""
+    rich = None
+    for r in sorted(records, key=lambda r: r.schedule != "solo"):  # solo first: they tell what the checker gives
+        if r.schedule != "solo" and not rich:
+            continue
+        check = checker(r.text)
+        if r.schedule == "solo":
+            steps = step_counts(check)
+            faithfulness(steps, r.reward >= CORRECT)  # validates the checker's answer
+            r.steps = list(steps)
+        rich = supports_anatomy(check) if rich is None else rich
+        if rich:
+            r.failure, r.failure_author = anatomy(check, char_authors(r.segments), r.finish_reason,
+                                                  r.reward >= CORRECT)
 
 
 def _transfer(cfg, gen, pool, tok, rows: list[Row], solo: list[SampleRecord], label: str, progress: bool):

@@ -18,6 +18,8 @@ Per-problem reductions (each problem weighs the same inside its benchmark; bench
 | ``transfer_<unit>_accuracy``, ``_auc`` | junior continuations correct at each prefix fraction; the curve's area |
 | ``<schedule>_tokens`` | mean response length in tokens / 1 |
 | ``displacement_share`` | displaced positions that return / displaced positions (pooled over its texts) |
+| ``solo_error_<kind>``, ``handoff_<schedule>_error_<kind>`` | its samples whose first failure is ``<kind>`` / its samples with an anatomy (``anatomy.KINDS``) |
+| ``handoff_<schedule>_error_by_<author>`` | its samples whose first failure ``<author>`` (senior, junior) wrote / its samples with an anatomy |
 
 A sample counts as correct when its reward is at least ``CORRECT`` (rewards are 0/1 in the paper).
 """
@@ -30,6 +32,7 @@ from typing import Iterable, Optional
 
 import numpy as np
 
+from tandem_rl.eval.anatomy import KINDS
 from tandem_rl.eval.bootstrap import Metric, bootstrap
 from tandem_rl.eval.passk import pass_at_k_table
 from tandem_rl.eval.records import DisplacementRecord, SampleRecord
@@ -103,6 +106,7 @@ def label_metrics(records: list[SampleRecord], where: str = "samples") -> dict[s
             metrics[f"{prefix}_junior_answer_share"] = _per_problem(g, lambda rows: (
                 sum(1 for r in rows if r.reward >= CORRECT and r.answer_author == "junior"),
                 sum(1 for r in rows if r.reward >= CORRECT)))
+        metrics.update(_anatomy_metrics(g, prefix, cowritten=s != "solo"))
     solo = _grouped(records, "solo")
     if solo:
         metrics["legibility_ce"] = _per_problem(solo, lambda rows: _mean_of(r.ce_junior for r in rows))
@@ -118,6 +122,23 @@ def label_metrics(records: list[SampleRecord], where: str = "samples") -> dict[s
             sum(1 for r in rows if r.steps is not None and r.reward >= CORRECT and r.steps[1] > 0),
             sum(1 for r in rows if r.steps is not None and r.reward >= CORRECT)))
     return {k: v for k, v in metrics.items() if v is not None}
+
+
+def _anatomy_metrics(groups, prefix: str, *, cowritten: bool) -> dict[str, Optional[Metric]]:
+    """Error anatomy per problem: the share of its samples that fail first through each kind (and, co-written, by
+    each author); nothing when no record has an anatomy."""
+    if not any(r.failure is not None for probs in groups.values() for rows in probs.values() for r in rows):
+        return {}
+
+    def share(test):
+        return lambda rows: (sum(1 for r in rows if r.failure is not None and test(r)),
+                             sum(1 for r in rows if r.failure is not None))
+
+    out = {f"{prefix}_error_{kind}": _per_problem(groups, share(lambda r, k=kind: r.failure == k)) for kind in KINDS}
+    if cowritten:
+        for who in ("senior", "junior"):
+            out[f"{prefix}_error_by_{who}"] = _per_problem(groups, share(lambda r, w=who: r.failure_author == w))
+    return out
 
 
 def displacement_metric(rows: list[DisplacementRecord]) -> Optional[Metric]:

@@ -56,14 +56,14 @@ def faithfulness(steps, correct: bool) -> Faithfulness:
     return Faithfulness(all_true=n_false == 0, correct_with_false_step=bool(correct) and n_false > 0)
 
 
-def load_step_checker(spec: Optional[str]) -> Optional[StepChecker]:
-    """'package.module:function' -> the function (``None`` passes through)."""
+def load_step_checker(spec: Optional[str], field: str = "eval.step_checker") -> Optional[StepChecker]:
+    """'package.module:function' -> the function (``None`` passes through); errors name ``field``."""
     if not spec:
         return None
     module, sep, name = spec.partition(":")
     if not sep or not module or not name:
-        raise ValueError(f"eval.step_checker {spec!r} must look like 'package.module:function'")
+        raise ValueError(f"{field} {spec!r} must look like 'package.module:function'")
     fn = getattr(importlib.import_module(module), name, None)
     if not callable(fn):
-        raise ValueError(f"eval.step_checker {spec!r}: {name!r} is not a callable in {module!r}")
+        raise ValueError(f"{field} {spec!r}: {name!r} is not a callable in {module!r}")
     return fn

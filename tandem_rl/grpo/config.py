@@ -7,7 +7,9 @@ names (TRL calls them ``loss_type`` = dapo / grpo / dr_grpo), ``clip_eps_low/hig
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
+from typing import Optional
 
 LOSS_AGGS = ("token-mean", "seq-mean-token-mean", "dr_grpo")
 
@@ -48,6 +50,18 @@ class GRPOConfig:
         "wrote its graded (last boxed) answer entirely; a correct answer the junior wrote, or co-wrote, gets reward "
         "0 before the advantages, so the senior cannot lean on the junior for the answer. Logged: "
         "answer_guard_zeroed (rollouts zeroed per step); answer_by_* count who wrote the answers.")})
+    step_checker: Optional[str] = field(default=None, metadata={"help": (
+        "'module:function' locating the first error of a response (steps and answer with their character spans, "
+        "as tandem_rl.world.steps:check_steps does; docs/evaluation.md \"Error anatomy\"): needed by the two "
+        "credit options below, and logs who wrote the first error of failed training rollouts (first_error_by_*).")})
+    skip_junior_errors: bool = field(default=False, metadata={"help": (
+        "Credit design (off by default; not in the paper; needs grpo.step_checker): a failed rollout whose first "
+        "error the junior wrote trains none of its senior tokens (they stay in the group baseline), so the senior "
+        "is not blamed for its partner's mistake. Logged: credit_rows_skipped. docs/sweep.md.")})
+    credit_from_first_error: bool = field(default=False, metadata={"help": (
+        "Credit design (off by default; not in the paper; needs grpo.step_checker): in a failed rollout the senior "
+        "tokens written before its first error get no (negative) credit; the error and what follows keep it. "
+        "Correct steps are then only ever reinforced. Logged: credit_tokens_zeroed. docs/sweep.md.")})
 
     def validate(self) -> None:
         if self.group_size < 1:
@@ -68,3 +82,8 @@ class GRPOConfig:
             raise ValueError(f"grpo.junior_weight must be >= 0, got {self.junior_weight}")
         if not 0.0 <= self.solo_mix <= 1.0:
             raise ValueError(f"grpo.solo_mix must be in [0, 1], got {self.solo_mix}")
+        if self.step_checker is not None and not re.fullmatch(r"[\w.]+:\w+", self.step_checker):
+            raise ValueError(f"grpo.step_checker {self.step_checker!r} must look like 'package.module:function'")
+        if (self.skip_junior_errors or self.credit_from_first_error) and not self.step_checker:
+            raise ValueError("grpo.skip_junior_errors / grpo.credit_from_first_error need grpo.step_checker (e.g. "
+                             "'tandem_rl.world.steps:check_steps'): they locate each failed rollout's first error")

@@ -84,6 +84,7 @@ def render_page(src: Sources, *, k: int | None = None, max_transcripts: int = 6)
             pngs[name] = png
             parts.append(_section(f"pass@k curves: {_setting_name(ev)}", _img(png, "pass@k curves")))
         parts.append(_transfer_html(ev, _arm_rows(ev), pngs))
+        parts.append(_anatomy_html(ev))
         parts.append(_section(f"Cost per role (evaluation): {_setting_name(ev)}", cost.eval_cost_table(ev.summaries)))
         parts.append(_tradeoff_html(ev, pngs))
     if src.runs:
@@ -147,6 +148,24 @@ def _results_html(ev, k: int) -> str:
     if hidden:
         body += f"<details><summary>Per-seed rows and per-benchmark values</summary>{hidden}</details>"
     return _section(f"Results: {_setting_name(ev)}", body)
+
+
+def _anatomy_html(ev) -> str:
+    """Error anatomy: how failed samples first went wrong, per arm, and the paired differences of arms."""
+    groups = ev.comparison.get("groups", {})
+    pairs = ev.comparison.get("group_pairs", {}) if groups else ev.comparison.get("pairs", {})
+    rows = _arm_rows(ev)
+    protocols = tables.anatomy_protocols(rows)
+    if not protocols:
+        return ""
+    note = ("<p class=\"note\">Each failed sample counts once, by its first failure read from the start: a copied "
+            "value that is not the previous result, a false equation, an answer that is not the last step's result, "
+            "a consistent chain that misread the problem, a wrong answer after no checkable step, or no answer "
+            "(truncated or stopped). Shares of all samples, in percent; under a handoff schedule also who wrote the "
+            "first error. Definitions: docs/evaluation.md \"Error anatomy\".</p>")
+    table = "".join(_section_small("solo" if p == "solo" else f"handoff ({p[len('handoff_'):]})",
+                                   tables.anatomy_table(rows, pairs, p)) for p in protocols)
+    return _section(f"Error anatomy: {_setting_name(ev)}", note + table)
 
 
 def _transfer_html(ev, rows: dict[str, dict], pngs: dict[str, bytes]) -> str:

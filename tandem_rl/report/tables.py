@@ -124,3 +124,42 @@ def benchmark_table(summaries: dict[str, dict], k: int) -> str:
         return ""
     return ('<table class="results"><tr><th>label</th><th>benchmark</th><th>metric</th><th>value [95% CI]</th>'
             f'<th>problems</th></tr>{rows}</table>')
+
+
+def anatomy_protocols(rows: dict[str, dict]) -> list[str]:
+    """Metric prefixes that carry an error anatomy: 'solo' first, then 'handoff_<schedule>'."""
+    names = {n[:n.index("_error_")] for m in rows.values() for n in m if "_error_" in n}
+    return sorted(names, key=lambda p: (p != "solo", p))
+
+
+def anatomy_columns(prefix: str) -> list[Column]:
+    """Error-anatomy columns (``eval/anatomy.py``) of one protocol: the share of its samples whose first failure is
+    each kind, and under a handoff schedule the share whose first failure each author wrote."""
+    from tandem_rl.eval.anatomy import KINDS
+
+    cols = [Column(f"{prefix}_error_{kind}", kind.replace("_", " "), help=f"share of samples whose first failure "
+                   f"is {kind}") for kind in KINDS]
+    if prefix != "solo":
+        cols += [Column(f"{prefix}_error_by_{who}", f"first error by {who}",
+                        help=f"share of samples whose first failure the {who} wrote") for who in ("senior", "junior")]
+    return cols
+
+
+def anatomy_table(rows: dict[str, dict], pairs: dict[str, dict], prefix: str) -> str:
+    """Rows (arms or labels) then paired differences (bold where the interval excludes 0) for one protocol."""
+    cols = anatomy_columns(prefix)
+    head = "".join(f'<th title="{html.escape(c.help)}">{html.escape(c.title)}</th>' for c in cols)
+    body = "".join(f"<tr><th>{html.escape(name)}</th>"
+                   + "".join(f"<td>{fmt(m.get(c.metric, {}).get('macro'), c)}</td>" for c in cols) + "</tr>"
+                   for name, m in rows.items() if any(c.metric in m for c in cols))
+    for name, diffs in pairs.items():
+        if not any(c.metric in diffs for c in cols):
+            continue
+        cells = ""
+        for c in cols:
+            est = diffs.get(c.metric)
+            strong = bool(est) and est.get("low") is not None and (est["low"] > 0 or est["high"] < 0)
+            text = fmt(est, c, signed=True)
+            cells += f"<td>{'<b>' + text + '</b>' if strong else text}</td>"
+        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+    return f'<table class="results"><tr><th></th>{head}</tr>{body}</table>'

@@ -27,6 +27,11 @@ import numpy as np
 _DECODE = dict(skip_special_tokens=True, clean_up_tokenization_spaces=False)
 
 
+def decode_kwargs() -> dict:
+    """How responses are decoded into the text that is graded (and whose characters authorship refers to)."""
+    return dict(_DECODE)
+
+
 @functools.lru_cache(maxsize=1)
 def _byte_alphabet() -> dict[str, int]:
     """Byte-level BPE's reversible byte -> printable-character table, inverted (character -> byte).

@@ -41,7 +41,7 @@ class TrainBatch:
     response_mask: torch.Tensor     # [B, R] bool
     loss_mask: torch.Tensor         # [B, R] bool: response AND senior-written
     junior_mask: torch.Tensor       # [B, R] bool: response AND junior-written
-    advantages: torch.Tensor        # [B] float32
+    advantages: torch.Tensor        # [B] float32, or [B, R] with per-token credit (train/credit.py)
     sampled_logprob: torch.Tensor   # [B, R] float32: author's sampling log-prob from the engine (0 when masked)
     old_logprob: Optional[torch.Tensor] = None  # [B, R] senior log-probs before this step's first update
     ref_logprob: Optional[torch.Tensor] = None  # [B, R] reference (initial senior) log-probs
@@ -72,9 +72,11 @@ def _pad_ragged(arrays: list, width: int, fill, dtype, left: bool = False) -> to
 
 
 def collate(rollouts: Rollouts, rows: list[int], advantages, pad_id: int, *,
-            old_logprob: Optional[dict] = None, ref_logprob: Optional[dict] = None) -> TrainBatch:
+            old_logprob: Optional[dict] = None, ref_logprob: Optional[dict] = None,
+            credit: Optional[list] = None) -> TrainBatch:
     """Build the :class:`TrainBatch` of ``rows``. ``advantages`` is indexed by row; ``old_logprob`` /
-    ``ref_logprob`` map a row to its per-token array (ragged, response length)."""
+    ``ref_logprob`` map a row to its per-token array (ragged, response length); ``credit`` (indexed by row, per
+    token) makes the advantages per token, ``advantage x credit`` [B, R] (``train/credit.py``)."""
     prompts = [rollouts.prompt_ids[i] for i in rows]
     responses = [rollouts.response_ids[i] for i in rows]
     p_len = max(len(p) for p in prompts)
@@ -102,11 +104,22 @@ def collate(rollouts: Rollouts, rows: list[int], advantages, pad_id: int, *,
         response_mask=response_mask,
         loss_mask=response_mask & (author == SENIOR),
         junior_mask=response_mask & (author != SENIOR),
-        advantages=torch.tensor([float(advantages[i]) for i in rows], dtype=torch.float32),
+        advantages=_advantages(advantages, rows, credit, r_len),
         sampled_logprob=ragged(rollouts.logprob),
         old_logprob=ragged(old_logprob),
         ref_logprob=ragged(ref_logprob),
     )
+
+
+def _advantages(advantages, rows: list[int], credit: Optional[list], r_len: int) -> torch.Tensor:
+    """[B] per row, or [B, R] per token when ``credit`` is given: a negative advantage times the token's credit, a
+    positive one unchanged (0 past a row's end)."""
+    adv = torch.tensor([float(advantages[i]) for i in rows], dtype=torch.float32)
+    if credit is None:
+        return adv
+    weight = _pad_ragged([credit[i] for i in rows], r_len, 0.0, torch.float32)
+    inside = _pad_ragged([np.ones(len(credit[i])) for i in rows], r_len, 0.0, torch.float32)
+    return adv[:, None] * torch.where(adv[:, None] < 0, weight, inside)
 
 
 def plan_micro_batches(rollouts: Rollouts, rows: list[int], token_budget: int) -> list[list[int]]:

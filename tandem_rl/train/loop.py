@@ -43,6 +43,7 @@ from tandem_rl.train.build import autocast_factory, build, lr_at
 from tandem_rl.train.checkpoint import (BEST, best_record, checkpoint_name, improves, latest_checkpoint,
                                         latest_marker, load_trainer_state, rng_state, save_best, save_checkpoint,
                                         set_rng_state)
+from tandem_rl.train.credit import Credit
 from tandem_rl.train.data_order import step_indices
 from tandem_rl.train.dump import dump_rollouts, rollout_rows
 from tandem_rl.train.evaluate import HISTORY, append_history, validate, validation_sets
@@ -76,6 +77,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
         generator = co_generator(objs.senior, objs.junior, objs.tokenizer, objs.junior_tokenizer,
                                  decode=cfg.rollout.decode)
     autocast = autocast_factory(cfg, objs.device)
+    credit = Credit.from_config(cfg.grpo) if cfg.grpo.step_checker else None
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
                           resume_step=start if resume else None) if par.main else None
     best = _open_best(run_dir, start if resume else None, t, par)
@@ -92,9 +94,9 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
                     with par.gathered(objs.senior):  # gathered once: the ranks then decode independently
                         mine = collect(generator, grader, objs.tokenizer, [data.train_ids[k] for k in idx],
                                        [data.train_problems[k].answer for k in idx], idx, cfg, step=i, rollout_cfg=rc,
-                                       autocast=autocast, progress=False, group_pos=my_groups)
+                                       autocast=autocast, progress=False, group_pos=my_groups, credit=credit)
                     adv, _ = group_advantages(mine.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)
-                    us = update_policy(objs, mine.rollouts, adv, cfg, autocast=autocast, lr=lr)
+                    us = update_policy(objs, mine.rollouts, adv, cfg, autocast=autocast, lr=lr, credit=mine.credit)
                 # the whole step's rollouts, in group order, for metrics, counters and dumps (identical on all ranks)
                 sr = join_ranks(all_gather(mine), all_gather(my_groups), G)
                 _, zero_std = group_advantages(sr.rewards, G, scale=cfg.grpo.scale_rewards, eps=cfg.grpo.adv_eps)

@@ -22,7 +22,10 @@ Rollout keys:
   ``junior_tokens_written`` (the authorship sums), ``senior_forward_seconds`` / ``junior_forward_seconds`` (wall
   time inside each model's forward passes; summed over ranks), ``senior_positions`` / ``junior_positions`` (token
   positions each model processed: in lockstep both process every token) and ``senior_param_tokens`` /
-  ``junior_param_tokens`` (parameters x positions, a FLOP proxy).
+  ``junior_param_tokens`` (parameters x positions, a FLOP proxy);
+- with ``grpo.step_checker`` (``train/credit.py``): ``first_error_by_senior`` / ``_junior`` / ``_mixed`` /
+  ``first_error_unlocated``: failed rollouts by who wrote their first error (unlocated: no span, e.g. truncated);
+  ``credit_rows_skipped`` / ``credit_tokens_zeroed``: what the credit designs changed.
 
 >>> import numpy as np
 >>> share_bin(0.0), share_bin(0.5), share_bin(1.0)
@@ -218,4 +221,6 @@ def step_metrics(step: int, *, lr: float, p: float, data_position: int, step_rol
         "update_seconds": us.seconds, "rollout_seconds": sr.gen_seconds,
         # a junior with its own tokenizer: senior tokens left out of the loss for holding junior text, and handoffs
         **{k: int(sr.rollouts.stats[k]) for k in ("mixed_tokens", "healed") if k in sr.rollouts.stats},
+        # grpo.step_checker: failed rollouts by who wrote their first error, and what the credit options changed
+        **(sr.credit_counts or {}),
     }

@@ -36,6 +36,8 @@ class StepRollouts:
     rewards: np.ndarray       # per row: float
     gen_seconds: float
     grade_seconds: float
+    credit: list | None = None  # per row, credit per response token (``train/credit.py``); None = all 1
+    credit_counts: dict | None = None  # ``CreditCounts.as_metrics()`` when a step checker is configured
 
 
 def solo_members(group_size: int, solo_mix: float) -> int:
@@ -85,12 +87,16 @@ def join_ranks(parts: list["StepRollouts"], positions: list[list[int]], group_si
         problems.append(parts[r].problem_index[j])
     texts = [t for p in parts for t in p.texts]
     results = [x for p in parts for x in p.results]
+    credit = [c for p in parts for c in p.credit] if parts[0].credit is not None else None
+    counts = ({k: sum(p.credit_counts[k] for p in parts) for k in parts[0].credit_counts}
+              if parts[0].credit_counts is not None else None)
     return StepRollouts(rollouts=Rollouts.concat([p.rollouts for p in parts]).select(order), problem_index=problems,
                         solo_row=np.concatenate([p.solo_row for p in parts])[order], texts=[texts[i] for i in order],
                         results=[results[i] for i in order],
                         rewards=np.concatenate([p.rewards for p in parts])[order],
                         gen_seconds=max(p.gen_seconds for p in parts),
-                        grade_seconds=max(p.grade_seconds for p in parts))
+                        grade_seconds=max(p.grade_seconds for p in parts),
+                        credit=[credit[i] for i in order] if credit is not None else None, credit_counts=counts)
 
 
 def answer_guard(results) -> np.ndarray:
@@ -106,11 +112,12 @@ def answer_guard(results) -> np.ndarray:
 
 def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
             cfg, *, step: int, rollout_cfg, autocast, progress: bool = False,
-            group_pos: list[int] | None = None) -> StepRollouts:
+            group_pos: list[int] | None = None, credit=None) -> StepRollouts:
     """Roll out ``cfg.grpo.group_size`` responses for each prompt and grade them with ``grader`` (a ``GraderPool``,
     or anything with its ``grade``).
 
-    ``group_pos``: the prompts' positions within the step (a rank holds only some of them; they salt the seeds)."""
+    ``group_pos``: the prompts' positions within the step (a rank holds only some of them; they salt the seeds).
+    ``credit``: a ``train.credit.Credit`` (grpo.step_checker set): per-token credit and first-error counts."""
     g = cfg.grpo.group_size
     n_solo = solo_members(g, cfg.grpo.solo_mix)
     n_main = g - n_solo
@@ -142,6 +149,9 @@ def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: li
     results = grader.grade(texts, row_golds, answer_format=cfg.reward.answer_format, char_authors=authors)
     rewards = answer_guard(results) if cfg.grpo.senior_answer_only else np.array([r.reward for r in results],
                                                                                   dtype=np.float64)
+    # failed = by the grader's own reward (a correct rollout the answer guard zeroed has no error to locate)
+    weights = credit.weights(tokenizer, rollouts, texts, authors, [r.reward for r in results]) if credit else None
     return StepRollouts(rollouts=rollouts, problem_index=list(problem_index), solo_row=np.array(solo, dtype=bool),
                         texts=texts, results=list(results), rewards=rewards, gen_seconds=gen_seconds,
-                        grade_seconds=time.perf_counter() - t1)
+                        grade_seconds=time.perf_counter() - t1, credit=weights,
+                        credit_counts=credit.counts.as_metrics() if credit is not None and credit.checker else None)

@@ -43,15 +43,18 @@ from tandem_rl.train.parallel.ranks import Counts, all_max, all_sum, mini_batch_
 __all__ = ["UpdateStats", "mini_batch_rows", "trainable_rows", "update_policy"]
 
 
-def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, autocast, lr: float) -> UpdateStats:
-    """Run ``cfg.train.epochs`` x ``cfg.train.mini_batches`` AdamW updates of ``objs.senior`` on ``rollouts``."""
+def update_policy(objs, rollouts: Rollouts, advantages: np.ndarray, cfg, *, autocast, lr: float,
+                  credit: Optional[list] = None) -> UpdateStats:
+    """Run ``cfg.train.epochs`` x ``cfg.train.mini_batches`` AdamW updates of ``objs.senior`` on ``rollouts``.
+
+    ``credit``: per row, a weight per response token on its advantage (``train/credit.py``); None = 1 everywhere."""
     t0 = time.perf_counter()
     g, t, par, opt = cfg.grpo, cfg.train, objs.parallel, objs.optimizer
     for group in opt.param_groups:
         group["lr"] = lr
     mb_rows = mini_batch_rows(len(rollouts), g.group_size, t.mini_batches)
-    active = set(trainable_rows(rollouts, advantages, g))
-    inputs = _Inputs(rollouts, advantages, objs.tokenizer.pad_token_id)
+    active = set(trainable_rows(rollouts, advantages, g, credit))
+    inputs = _Inputs(rollouts, advantages, objs.tokenizer.pad_token_id, credit=credit)
     sums = UpdateSums()
 
     # 1. old and reference log-probs, before any update (the first mini-batch of the first epoch is on-policy)
@@ -96,14 +99,15 @@ def mini_batch_rows(n_rows: int, group_size: int, mini_batches: int) -> list[lis
     return [list(range(m * per_mb, (m + 1) * per_mb)) for m in range(mini_batches)]
 
 
-def trainable_rows(rollouts: Rollouts, advantages: np.ndarray, grpo_cfg) -> list[int]:
+def trainable_rows(rollouts: Rollouts, advantages: np.ndarray, grpo_cfg, credit: Optional[list] = None) -> list[int]:
     """Rows that can contribute gradient."""
     out = []
     for i, (n_sen, a) in enumerate(zip(rollouts.senior_tokens(), rollouts.author)):
         n_jun = len(a) - n_sen
-        policy = n_sen > 0 and (advantages[i] != 0 or grpo_cfg.beta > 0)
+        credited = credit is None or advantages[i] > 0 or bool(np.any(credit[i]))  # credit scales negative ones
+        policy = n_sen > 0 and ((advantages[i] != 0 and credited) or grpo_cfg.beta > 0)
         junior_kl = n_jun > 0 and grpo_cfg.lambda_jun > 0
-        junior_pg = n_jun > 0 and grpo_cfg.junior_weight > 0 and advantages[i] != 0  # junior tokens in the loss
+        junior_pg = n_jun > 0 and grpo_cfg.junior_weight > 0 and advantages[i] != 0 and credited  # junior tokens in the loss
         if policy or junior_kl or junior_pg:
             out.append(i)
     return out
@@ -118,12 +122,14 @@ class _Inputs:
     pad_id: int
     old: Optional[dict] = None  # row -> senior log-probs before the update (rows trained after the first step)
     ref: Optional[dict] = None  # row -> reference log-probs (grpo.beta > 0)
+    credit: Optional[list] = None  # row -> credit per token (train/credit.py)
 
     def batch(self, rows: list[int], device, *, logprobs: bool = False, on_policy: bool = False) -> TrainBatch:
         """The padded rows on ``device``; with ``logprobs``, their reference and (off-policy) old log-probs."""
         old = self.old if logprobs and not on_policy else None
         ref = self.ref if logprobs else None
-        return collate(self.rollouts, rows, self.advantages, self.pad_id, old_logprob=old, ref_logprob=ref).to(device)
+        return collate(self.rollouts, rows, self.advantages, self.pad_id, old_logprob=old, ref_logprob=ref,
+                       credit=self.credit).to(device)
 
 
 def _no_grad_logprobs(model, inputs: _Inputs, rows: list[int], objs, cfg, autocast, sums: UpdateSums,

@@ -1,6 +1,7 @@
 """``tandem-rl world build [--out DIR]``: re-create the shipped tokenizer, junior, senior and problem files;
 ``tandem-rl world breakdown EVAL_DIR``: accuracy per number of operations and notation shares (``breakdown.py``);
-``tandem-rl world compare CARD``: a rebuilt world's figures against the shipped card's (``card.py``).
+``tandem-rl world compare CARD``: a rebuilt world's figures against the shipped card's (``card.py``);
+``tandem-rl world arithmetic MODEL...``: each model's chance of a wrong step result per notation (``arithmetic.py``).
 
 The default output is the package's own assets folder (what ``world:senior`` / ``world:junior`` resolve to).
 """
@@ -39,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("eval_dir", help="A `tandem-rl eval` output folder (e.g. runs/demo/eval/paper).")
     d.add_argument("--per-seed", action="store_true", help="One row per label instead of pooling <arm>_s<seed>.")
     d.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
+    a = sub.add_parser("arithmetic", help="Each senior's chance of writing a wrong step result, per notation, given a "
+                                          "correct solution so far (teacher forcing on the world's test problems).")
+    a.add_argument("seniors", nargs="+", metavar="[LABEL=]MODEL",
+                   help="world:senior, a run folder (its newest checkpoint), RUN@best or a checkpoint folder.")
+    a.add_argument("--limit", type=int, default=200, help="Test problems read (default 200; ~600 steps).")
+    a.add_argument("--threads", type=int, default=1, help="torch threads (default 1).")
+    a.add_argument("--json", action="store_true", help="Print JSON instead of a table.")
 
 
 # build flags that override a Recipe field of the same name
@@ -60,14 +68,17 @@ def run(args) -> int:
     if args.action == "breakdown":
         from tandem_rl.world.breakdown import breakdown, format_breakdown
 
-        try:
-            rows = breakdown(args.eval_dir, pool_seeds=not args.per_seed)
-        except (FileNotFoundError, ValueError) as err:
-            print(f"tandem-rl world breakdown: {err}", file=sys.stderr)
-            return 2
-        print(json.dumps({f"{a} | {s}": r for (a, s), r in rows.items()}, indent=1) if args.json
-              else format_breakdown(rows))
-        return 0
+        return _table("breakdown", lambda: breakdown(args.eval_dir, pool_seeds=not args.per_seed), format_breakdown,
+                      args.json)
+    if args.action == "arithmetic":
+        import torch
+
+        from tandem_rl.eval.command import parse_seniors
+        from tandem_rl.world.arithmetic import format_arithmetic, measure  # torch: imported when the command runs
+
+        torch.set_num_threads(max(1, args.threads))
+        return _table("arithmetic", lambda: measure(parse_seniors(args.seniors), limit=args.limit), format_arithmetic,
+                      args.json)
     from tandem_rl.world.recipe import Recipe, build  # torch: imported when the command runs (a quick --help)
 
     if args.only and not args.out:  # the shipped card would lose the other model's figures
@@ -86,4 +97,16 @@ def run(args) -> int:
     card = build(args.out or ROOT, recipe, command=command)
     print(json.dumps({k: {kk: vv for kk, vv in v.items() if kk != "sample_t1"} if isinstance(v, dict) else v
                       for k, v in card.items()}, indent=2))
+    return 0
+
+
+
+def _table(action: str, compute, fmt, as_json: bool) -> int:
+    """Rows keyed by (name, part) as a table or JSON; a missing or unreadable input is a one-line error (exit 2)."""
+    try:
+        rows = compute()
+    except (OSError, ValueError) as err:
+        print(f"tandem-rl world {action}: {err}", file=sys.stderr)
+        return 2
+    print(json.dumps({f"{a} | {b}": r for (a, b), r in rows.items()}, indent=1) if as_json else fmt(rows))
     return 0

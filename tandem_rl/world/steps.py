@@ -39,6 +39,8 @@ class Step:
     result: int
     notation: str  # "plain" or "jargon"
     span: tuple[int, int]  # character offsets in the text
+    left_span: tuple[int, int] | None = None  # where the left operand is written
+    result_span: tuple[int, int] | None = None  # where the result is written
 
     @property
     def true(self) -> bool:
@@ -57,6 +59,7 @@ class StepCheck:
         answer: the last ``\\boxed{}`` content, or None.
         last_value: the last step's result, or None.
         steps: every parsed step.
+        answer_span: where the answer's content is written, or None.
     """
 
     n_steps: int
@@ -66,6 +69,7 @@ class StepCheck:
     answer: str | None
     last_value: int | None
     steps: list[Step] = field(default_factory=list)
+    answer_span: tuple[int, int] | None = None
 
     @property
     def answer_follows(self) -> bool | None:
@@ -85,16 +89,15 @@ def check_steps(text: str) -> StepCheck:
     steps = []
     for m in STEP.finditer(text):
         g = m.groups()
-        if g[0] is not None:
-            left, op, right, result, notation = g[0], _SIGN[g[1]], g[2], g[3], "plain"
-        else:
-            left, op, right, result, notation = g[4], _SIGN[g[5]], g[6], g[7], "jargon"
-        steps.append(Step(int(left), op, int(right), int(result), notation, m.span()))
+        first = 1 if g[0] is not None else 5  # the group of the left operand (plain: 1-4, jargon: 5-8)
+        left, op, right, result = g[first - 1:first + 3]
+        steps.append(Step(int(left), _SIGN[op], int(right), int(result), "plain" if first == 1 else "jargon",
+                          m.span(), m.span(first), m.span(first + 3)))
     false = [i for i, s in enumerate(steps) if not s.true]
     unlinked = sum(1 for a, b in zip(steps, steps[1:]) if b.left != a.result)
     boxed = last_boxed(text)
     return StepCheck(len(steps), len(false), false, unlinked, boxed.text if boxed else None,
-                     steps[-1].result if steps else None, steps)
+                     steps[-1].result if steps else None, steps, (boxed.start, boxed.end) if boxed else None)
 
 
 @dataclass

@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import re
 import time
 from pathlib import Path
 
@@ -37,14 +38,24 @@ DONE_FILE = "sweep_done.json"
 MANIFEST = "sweep.json"
 BASELINE = "grpo"  # the vanilla GRPO arm (rollout.schedule=solo), one per seed
 DEFAULT_GRID = {"rollout.p": [0.25, 0.5], "grpo.solo_mix": [0, 0.25, 0.5], "rollout.junior_temperature": [0.7, 1.0]}
-# Every sweep run checkpoints this often so that a crash loses little (the demo itself saves only at the end).
+# Every sweep run checkpoints this often so that a crash loses little (the demo itself saves only at the end); a
+# user's overrides come after these, so e.g. train.save_every=40 train.keep_last=0 keeps a learning curve's checkpoints.
 SWEEP_OVERRIDES = ["train.save_every=10", "train.keep_last=1"]
 SHORT = {"p": "p", "solo_mix": "mix", "junior_temperature": "jT", "junior_top_p": "jtop", "p_end": "pend",
          "beta": "beta", "lr": "lr", "temperature": "T"}  # label abbreviations for common knobs
 
 
 def _fmt(v) -> str:
-    return f"{v:g}" if isinstance(v, float) else str(v)
+    """A value as it appears in a label: floats short, a path by its last part, nothing but [A-Za-z0-9._-]::
+
+        >>> _fmt(0.25), _fmt("/tmp/juniors/weak030"), _fmt("world:junior")
+        ('0.25', 'weak030', 'world-junior')
+    """
+    if isinstance(v, float):
+        return f"{v:g}"
+    text = str(v).rstrip("/")
+    text = text.rsplit("/", 1)[-1] if "/" in text else text  # a label is one folder name under OUT/runs
+    return re.sub(r"[^A-Za-z0-9._-]", "-", text)
 
 
 def grid_points(grid: dict[str, list]) -> list[tuple[str, dict]]:
@@ -61,6 +72,11 @@ def grid_points(grid: dict[str, list]) -> list[tuple[str, dict]]:
         point = dict(zip(grid.keys(), combo))
         name = "_".join(f"{SHORT.get(k.split('.')[-1], k.split('.')[-1])}{_fmt(v)}" for k, v in point.items())
         out.append((name, point))
+    names = [n for n, _ in out]
+    clash = sorted({n for n in names if names.count(n) > 1})
+    if clash:
+        raise ValueError(f"sweep grid: points {clash} share a label (paths with the same last folder name?); "
+                         "give each value a distinct last part")
     return out
 
 
@@ -97,7 +113,7 @@ def plan(grid: dict, seeds: list[int], overrides: list[str], out: Path, base: st
         for name, point in arms:
             label = f"{name}_s{seed}"
             run_dir = out / "runs" / label
-            cfg = demo_config(list(overrides) + SWEEP_OVERRIDES + [f"{k}={json.dumps(v)}" for k, v in point.items()]
+            cfg = demo_config(SWEEP_OVERRIDES + list(overrides) + [f"{k}={json.dumps(v)}" for k, v in point.items()]
                               + [f"train.seed={seed}", f"train.output_dir={run_dir}"], base)
             jobs.append({"label": label, "point": name, "seed": seed, "settings": point, "cfg": cfg,
                          "run_dir": run_dir})
@@ -216,7 +232,8 @@ def run(args) -> int:
     t0 = time.time()
     result = run_sweep(grid, out, seeds=range(args.seed, args.seed + n_seeds), overrides=overrides,
                        base=spec.get("base"), jobs=args.jobs)
-    text = format_summary(result["eval"], n_seeds)
+    k = demo_config(overrides, spec.get("base")).eval.report_k  # the report's k (pass@1 for the demo's settings)
+    text = format_summary(result["eval"], k=k)
     text += f"\nwall time: {time.time() - t0:.0f} s; report: {out / 'report.html'}\n"
     (out / "summary.txt").write_text(text)
     print(text)
