@@ -1,6 +1,9 @@
 """`tandem-rl` command line: thin wrappers that parse arguments and call one function each.
 
 Each subcommand lives next to the code it drives, in a module exposing ``add_arguments(parser)`` and ``run(args)``.
+Bad input (``tandem_rl/errors.py``: a config, a path, a value) ends with one line
+``tandem-rl <command>: error: ...`` and exit status 2; ``tandem-rl --debug <command> ...`` (or ``--debug`` anywhere
+after the command) shows the traceback instead. Any other exception is a bug and keeps its traceback.
 """
 
 from __future__ import annotations
@@ -8,6 +11,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
+
+from tandem_rl.errors import one_line
 
 # subcommand -> (module, one-line help). Modules are imported only when their command runs (fast --help).
 COMMANDS = {
@@ -24,6 +29,7 @@ COMMANDS = {
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tandem-rl", description=__doc__.splitlines()[0])
+    parser.add_argument("--debug", action="store_true", help="Show the traceback of an error instead of one line.")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, description=help_text)
@@ -32,6 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    argv = [a for a in argv if a != "--debug"]
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         parser.print_help() if not argv or argv[0] in ("-h", "--help") else parser.parse_args(argv)
@@ -40,11 +48,18 @@ def main(argv: list[str] | None = None) -> int:
     sub = argparse.ArgumentParser(prog=f"tandem-rl {argv[0]}", description=COMMANDS[argv[0]][1])
     module.add_arguments(sub)
     args = sub.parse_args(argv[1:])
+    args.debug = debug
     try:
         return int(module.run(args) or 0)
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except Exception as err:
+        message = one_line(err)
+        if message is None or debug:
+            raise
+        print(f"tandem-rl {argv[0]}: error: {message} (--debug shows the traceback)", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -20,6 +20,8 @@ from typing import Any
 
 import yaml
 
+from tandem_rl.errors import ConfigError
+
 
 def field_help(cls_or_obj: Any, name: str) -> str:
     for f in dataclasses.fields(cls_or_obj):
@@ -116,18 +118,27 @@ def to_dict(obj: Any) -> dict:
 
 
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
-    """Apply ``a.b.c=value`` strings to a nested dict; values are parsed as YAML (``3`` -> int, ``[1,2]`` -> list)."""
+    """Apply ``a.b.c=value`` strings to a nested dict; values are parsed as YAML (``3`` -> int, ``[1,2]`` -> list).
+
+    >>> apply_overrides({}, ["train.steps=50", "rollout.p=0.3"])
+    {'train': {'steps': 50}, 'rollout': {'p': 0.3}}
+    >>> try:
+    ...     apply_overrides({}, ["train.lr=[1"])
+    ... except ConfigError as err:
+    ...     print(str(err)[:60])
+    override 'train.lr=[1': the value is not valid YAML (line 1,
+    """
     for item in overrides:
         if "=" not in item:
-            raise ValueError(f"override {item!r} is not of the form key=value (e.g. train.steps=100)")
+            raise ConfigError(f"override {item!r} is not of the form key=value (e.g. train.steps=100)")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw != "" else ""
+        value = _parse_yaml(raw, f"override {item!r}: the value") if raw != "" else ""
         node = data
         parts = key.strip().split(".")
         for p in parts[:-1]:
             node = node.setdefault(p, {})
             if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {p!r} is not a section")
+                raise ConfigError(f"override {item!r}: {p!r} is not a section")
         node[parts[-1]] = value
     return data
 
@@ -136,16 +147,33 @@ def load_config(cls: type, path: str | os.PathLike | None, overrides: list[str] 
     """Read YAML ``path`` (or start from defaults when ``None``), apply overrides, validate into ``cls``."""
     data: dict = {}
     if path is not None:
-        text = Path(path).read_text()
-        data = yaml.safe_load(text) or {}
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise ConfigError(f"config {path}: cannot be read ({getattr(err, 'strerror', None) or err})") from err
+        data = _parse_yaml(text, f"config {path}") or {}
         if not isinstance(data, dict):
-            raise ValueError(f"{path}: the top level must be a mapping of sections")
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
     data = apply_overrides(data, list(overrides or []))
-    cfg = from_dict(cls, data, where=str(path) if path else "config")
-    validate = getattr(cfg, "validate", None)
-    if callable(validate):
-        validate()
+    try:
+        cfg = from_dict(cls, data, where=str(path) if path else "config")
+        validate = getattr(cfg, "validate", None)
+        if callable(validate):
+            validate()
+    except (ValueError, TypeError) as err:  # the messages name the file and the key already
+        raise ConfigError(str(err)) from err
     return cfg
+
+
+def _parse_yaml(text: str, what: str):
+    """``yaml.safe_load`` with an error that names ``what`` and the line, not "<unicode string>"."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        problem = getattr(err, "problem", None) or str(err)
+        raise ConfigError(f"{what} is not valid YAML ({where}{problem})") from None
 
 
 def save_config(cfg: Any, path: str | os.PathLike) -> None:

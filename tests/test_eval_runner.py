@@ -144,12 +144,18 @@ def test_benchmarks_use_eval_limit_not_data_limit(world):
 
 def test_run_at_best_and_at_step_resolve_with_clear_errors(tmp_path):
     """Issue 16: ``RUN@best`` / ``RUN@step_000120`` name a run's kept-best and per-step checkpoints."""
+    import torch
+    from safetensors.torch import save_file
+
     from tandem_rl.train.checkpoint import BEST_RECORD, STATE_FILE
 
     root = tmp_path / "run" / "checkpoints"
     for name in ("step_000160", "step_000200"):
         (root / name).mkdir(parents=True)
-        (root / name / STATE_FILE).write_bytes(b"")
+        # an intact checkpoint's files (a missing or empty one marks a damaged checkpoint: train/checkpoint.py)
+        torch.save({}, root / name / STATE_FILE)
+        save_file({"w": torch.zeros(1)}, str(root / name / "model.safetensors"))
+        (root / name / "config.json").write_text("{}")
     (root / "latest.txt").write_text("step_000200\n")
     run = str(tmp_path / "run")
     assert resolve_checkpoint(f"{run}@step_000160") == str(root / "step_000160")

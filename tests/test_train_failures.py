@@ -49,7 +49,7 @@ def test_cli_reports_config_errors(tiny_run, capsys):
     assert main(["train", str(tiny_run / "c.yaml")]) == 2
     assert "stepz" in capsys.readouterr().err
     (tiny_run / "d.yaml").write_text(f"model:\n  senior: {tiny_run / 'model'}\n")
-    assert main(["train", str(tiny_run / "d.yaml"), "grpo.loss_agg=mean", "--no-progress"]) == 1
+    assert main(["train", str(tiny_run / "d.yaml"), "grpo.loss_agg=mean", "--no-progress"]) == 2  # bad input: 2
     assert "grpo.loss_agg" in capsys.readouterr().err
 
 
@@ -59,7 +59,7 @@ def test_cli_trains_and_resumes(tiny_run, capsys):
         f"train:\n  output_dir: {tiny_run / 'cli'}\n  prompts_per_step: 2\n  loggers: [jsonl]\n"
         "grpo:\n  group_size: 2\nrollout:\n  max_new_tokens: 4\nreward:\n  workers: 0\n")
     assert main(["train", str(tiny_run / "c.yaml"), "train.steps=1", "--no-progress"]) == 0
-    assert main(["train", str(tiny_run / "c.yaml"), "train.steps=2", "--no-progress"]) == 1  # would overwrite
+    assert main(["train", str(tiny_run / "c.yaml"), "train.steps=2", "--no-progress"]) == 2  # would overwrite
     assert "--resume" in capsys.readouterr().err
     assert main(["train", str(tiny_run / "c.yaml"), "train.steps=2", "--resume", "--no-progress"]) == 0
     rows = [json.loads(x) for x in (tiny_run / "cli" / "metrics.jsonl").read_text().splitlines()]

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from tandem_rl.config import load_config
+from tandem_rl.errors import ConfigError, UserError
 
 
 def add_arguments(parser) -> None:
@@ -51,9 +52,9 @@ def parse_seniors(specs: list[str]) -> dict[str, str]:
         if not sep:
             path, label = spec, Path(spec.rstrip("/")).name or spec
         if not label or not path:
-            raise ValueError(f"--senior {spec!r}: expected LABEL=PATH or PATH")
+            raise ConfigError(f"--senior {spec!r}: expected LABEL=PATH or PATH")
         if label in out:
-            raise ValueError(f"--senior: label {label!r} given twice")
+            raise ConfigError(f"--senior: label {label!r} given twice")
         out[label] = path
     return out
 
@@ -64,9 +65,34 @@ def parse_groups(specs: list[str]) -> dict[str, list[str]]:
         name, sep, labels = spec.partition("=")
         members = [x.strip() for x in labels.split(",") if x.strip()]
         if not sep or not name or not members:
-            raise ValueError(f"--group {spec!r}: expected NAME=LABEL1,LABEL2")
+            raise ConfigError(f"--group {spec!r}: expected NAME=LABEL1,LABEL2")
         out[name] = members
     return out
+
+
+def check_inputs(cfg, seniors: dict[str, str], models: dict[str, str]) -> dict[str, str]:
+    """Check what can be checked before any model loads (a bad value must not wait for generation): the rollout
+    and reward settings, the evaluation's decoding, every senior (``RUN@best`` and run folders resolved: returns
+    label -> checkpoint) and the other models (``models``: flag -> name). Errors name the flag or field."""
+    from tandem_rl.eval.runner import eval_rollout, resolve_checkpoint
+    from tandem_rl.models import check_source
+
+    try:
+        cfg.rollout.validate()
+        cfg.reward.validate()
+    except ValueError as err:
+        raise ConfigError(str(err)) from err
+    try:
+        eval_rollout(cfg, "solo").validate()
+    except ValueError as err:  # the engine's names for eval.temperature / top_p / top_k / max_new_tokens
+        raise ConfigError(f"the evaluation's decoding (eval section): {err}") from err
+    paths = {}
+    for label, spec in seniors.items():
+        paths[label] = resolve_checkpoint(spec)  # a missing RUN@best / run folder: an error naming what it holds
+        check_source(paths[label], f"--senior {label}")
+    for flag, name in models.items():
+        check_source(name, flag)
+    return paths
 
 
 def run(args) -> int:
@@ -86,12 +112,13 @@ def run(args) -> int:
     seniors = parse_seniors(args.senior)
     if not seniors:
         if not cfg.model.senior:
-            raise SystemExit("tandem-rl eval: give --senior LABEL=PATH (or set model.senior)")
+            raise UserError("give --senior LABEL=PATH (or set model.senior)")
         seniors = {"senior": cfg.model.senior}
     junior = args.junior or cfg.model.junior or cfg.model.senior
     if not junior:
-        raise SystemExit("tandem-rl eval: no junior; pass --junior PATH or set model.junior / model.senior")
+        raise UserError("no junior; pass --junior PATH or set model.junior / model.senior")
     base = args.base or cfg.model.senior or None
+    check_inputs(cfg, seniors, {"--junior": junior, **({"--base": base} if base else {})})
     result = evaluate(cfg, seniors, junior=junior, base=base, output_dir=args.out, progress=not args.no_progress,
                       reuse=args.reuse)
     k = cfg.eval.report_k

@@ -16,6 +16,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from tandem_rl.config import load_config
+from tandem_rl.errors import UserError
 
 
 def add_arguments(parser) -> None:
@@ -81,30 +82,35 @@ def _is_ipv4(host: str) -> bool:
 
 
 def run(args) -> int:
-    from tandem_rl.eval.command import parse_seniors
-    from tandem_rl.play.server import make_server
+    from tandem_rl.eval.command import check_inputs, parse_seniors
 
     bad = [f"{flag} must be >= {low}, got {value}" for flag, value, low in
            (("--max-turns", args.max_turns, 2), ("--limit", args.limit, 1), ("--finish-steps", args.finish_steps, 1),
             ("--port", args.port, 0)) if value < low]
     if bad:  # checked before any model loads
-        raise SystemExit("tandem-rl play: " + "; ".join(bad))
+        raise UserError("; ".join(bad))
     if args.host not in LOOPBACK and not _is_ipv4(args.host):
-        raise SystemExit(f"tandem-rl play: --host {args.host!r}: give 127.0.0.1 (default) or one IPv4 address of "
-                         f"this machine (IPv6 and wildcard addresses such as 0.0.0.0 are not supported)")
+        raise UserError(f"--host {args.host!r}: give 127.0.0.1 (default) or one IPv4 address of this machine (IPv6 "
+                        f"and wildcard addresses such as 0.0.0.0 are not supported)")
     config, overrides = args.config, list(args.overrides)
     if config is not None and "=" in config and not Path(config).exists():
         config, overrides = None, [config] + overrides  # only overrides were given
     cfg = load_config(config, overrides)
     seniors = parse_seniors(args.senior) or ({"senior": cfg.model.senior} if cfg.model.senior else {})
     if not seniors:
-        raise SystemExit("tandem-rl play: give --senior LABEL=PATH (or set model.senior)")
+        raise UserError("give --senior LABEL=PATH (or set model.senior)")
     problems = args.problems or (cfg.eval.benchmarks[0] if cfg.eval.benchmarks else None)
     if not problems:
-        raise SystemExit("tandem-rl play: give --problems SOURCE (or set eval.benchmarks)")
-    study = build_study(cfg, seniors, problems=problems, limit=args.limit, protocols=PROTOCOLS[args.protocol],
-                        out=args.out, max_turns=args.max_turns, finish_steps=args.finish_steps, seed=args.seed)
-    server = make_server(study, host=args.host, port=args.port)
+        raise UserError("give --problems SOURCE (or set eval.benchmarks)")
+    check_inputs(cfg, seniors, {})
+    server = _bind(args.host, args.port)  # the port is taken before the models load (minutes for a 4B senior)
+    try:
+        server.study = study = build_study(
+            cfg, seniors, problems=problems, limit=args.limit, protocols=PROTOCOLS[args.protocol], out=args.out,
+            max_turns=args.max_turns, finish_steps=args.finish_steps, seed=args.seed)
+    except BaseException:
+        server.server_close()
+        raise
     if args.host not in LOOPBACK:
         print(f"warning: bound to {args.host}: other machines that can reach this address can open the page at "
               f"http://{args.host}:{server.server_address[1]}/")
@@ -119,3 +125,13 @@ def run(args) -> int:
         server.server_close()
         study.pool.close()
     return 0
+
+
+def _bind(host: str, port: int):
+    from tandem_rl.play.server import make_server
+
+    try:
+        return make_server(None, host=host, port=port)
+    except OSError as err:  # in use, or not an address of this machine
+        raise UserError(f"--host {host} --port {port}: cannot listen there ({err.strerror or err}); pick another "
+                        f"--port (0: any free one)") from err

@@ -82,17 +82,55 @@ def append_record(folder: str | os.PathLike, record: HumanRecord) -> Path:
 
 
 def read_records(folder: str | os.PathLike) -> list[HumanRecord]:
-    """Every complete record of ``<folder>/human.jsonl``; lines that do not parse (a crash mid-write) are skipped."""
+    """Every complete record of ``<folder>/human.jsonl`` (``load_records`` also counts the lines skipped)."""
+    return load_records(folder)[0]
+
+
+def load_records(folder: str | os.PathLike) -> tuple[list[HumanRecord], int]:
+    """(records, lines skipped) of ``<folder>/human.jsonl``. A line that is not a record (a torn line from a crash
+    mid-write, ``null``, ``[]``, a record with fields of the wrong type) is skipped and counted, never fatal.
+
+    >>> import tempfile; d = tempfile.mkdtemp()
+    >>> _ = open(f"{d}/human.jsonl", "w").write('null\\n[]\\n{"label": 1}\\n{"label": "a", "protocol": "handoff_human"')
+    >>> load_records(d)
+    ([], 4)
+    """
     path = Path(folder) / PLAY_FILE
     if not path.is_file():
-        return []
-    names = {f.name for f in dataclasses.fields(HumanRecord)}
-    out = []
-    with open(path, encoding="utf-8") as fh:
+        return [], 0
+    out, skipped = [], 0
+    with open(path, encoding="utf-8", errors="replace") as fh:
         for line in fh:
+            if not line.strip():
+                continue
             try:
                 row = json.loads(line)
-                out.append(HumanRecord(**{k: v for k, v in row.items() if k in names}))
-            except (ValueError, TypeError):
-                continue
-    return out
+            except (ValueError, RecursionError):
+                row = None
+            record = _record(row)
+            if record is None:
+                skipped += 1
+            else:
+                out.append(record)
+    return out, skipped
+
+
+# field -> the JSON types a readable record holds there (the report does arithmetic and lookups on them)
+_TYPES = {"label": str, "protocol": str, "benchmark": str, "problem_id": str, "problem": str, "gold": str,
+          "text": str, "author": list, "segments": list, "turns": list, "reward": (int, float),
+          "seconds": (int, float), "session": str}
+
+
+def _record(row) -> Optional[HumanRecord]:
+    if not isinstance(row, dict):
+        return None
+    names = {f.name for f in dataclasses.fields(HumanRecord)}
+    if any(k not in row for k in ("label", "protocol", "benchmark", "problem_id", "problem", "gold", "text",
+                                  "author")):
+        return None
+    if any(k in row and (not isinstance(row[k], t) or isinstance(row[k], bool)) for k, t in _TYPES.items()):
+        return None
+    if not all(isinstance(s, list) and len(s) == 2 and isinstance(s[1], str) for s in row.get("segments", [])) or \
+            not all(isinstance(t, dict) for t in row.get("turns", [])):
+        return None
+    return HumanRecord(**{k: v for k, v in row.items() if k in names})

@@ -13,8 +13,10 @@ API (POST, JSON in and out; every POST needs the header ``X-Play-Token: <server.
 | ``/api/next`` | ``{"session": ...}`` | the problem and its turns (``Study.state``), the senior's first step written |
 | ``/api/turn`` | ``{"session": ..., "text": "..."}`` | the state after the person's step and the senior's reply |
 
-Refusals are ``{"error": "..."}`` with status 400 (bad input), 403 (no or wrong token, a foreign Host header),
-404 or 413 (body over ``MAX_BODY`` bytes). Why the token: any web page the participant opens could send requests
+Refusals are ``{"error": "..."}`` with status 400 (bad input: also a ``Content-Length`` that is not a number, a
+body nested too deeply to parse), 403 (no or wrong token, a foreign Host header), 404, 408 (a body announced but
+not sent within ``REQUEST_TIMEOUT`` seconds: the connection is closed, no thread waits forever) or 413 (body over
+``MAX_BODY`` bytes). Why the token: any web page the participant opens could send requests
 to a port on localhost; without the token (which only the served page holds) it cannot drive the study. The Host
 check stops a rebound DNS name from reading the page. The page's script and style carry a per-process nonce and a
 Content-Security-Policy forbids everything else, so injected markup could not run even if it reached the page.
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import json
 import secrets
+import sys
 import traceback
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -31,6 +34,7 @@ from tandem_rl.play.page import render_page
 from tandem_rl.play.study import PlayError
 
 MAX_BODY = 16_384
+REQUEST_TIMEOUT = 20.0  # seconds a connection may stay silent (a body that never comes, an idle keep-alive)
 
 
 class PlayServer(ThreadingHTTPServer):
@@ -38,9 +42,16 @@ class PlayServer(ThreadingHTTPServer):
 
     def __init__(self, study, host: str, port: int):
         super().__init__((host, port), Handler)
-        self.study = study
+        self.study = study  # None until the models are loaded (``tandem-rl play`` binds the port first)
+        self.request_timeout = REQUEST_TIMEOUT
         self.token, self.nonce = secrets.token_hex(16), secrets.token_hex(16)
         self.hosts = {f"{h}:{self.server_address[1]}" for h in ("127.0.0.1", "localhost", host)}
+
+    def handle_error(self, request, client_address) -> None:
+        """A client that went away mid-answer is not news; anything else keeps its traceback."""
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
 
     @property
     def url(self) -> str:
@@ -58,6 +69,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def log_message(self, fmt, *args) -> None:  # no request log on the console (participants' text stays out)
         pass
+
+    def setup(self) -> None:
+        self.timeout = self.server.request_timeout  # socket timeout of this connection's reads
+        super().setup()
 
     def _send(self, status: int, body: bytes, ctype: str) -> None:
         self.send_response(status)
@@ -88,14 +103,13 @@ class Handler(BaseHTTPRequestHandler):
         self._send(200, page.encode(), "text/html; charset=utf-8")
 
     def do_POST(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY:
-            self.close_connection = True
-            return self._json(413, {"error": f"request over {MAX_BODY} bytes"})
-        raw = self.rfile.read(length) if length > 0 else b""
+        raw = self._body()
+        if raw is None:
+            return None  # refused and answered
         if not self._host_ok():
             return self._json(403, {"error": "unexpected Host header"})
-        if not secrets.compare_digest(self.headers.get("X-Play-Token", ""), self.server.token):
+        token = self.headers.get("X-Play-Token", "")
+        if not token.isascii() or not secrets.compare_digest(token, self.server.token):  # non-ASCII: no match
             return self._json(403, {"error": "missing or wrong token; reload the page"})
         if self.headers.get("Content-Type", "").split(";")[0].strip() != "application/json":
             return self._json(400, {"error": "expected application/json"})
@@ -103,7 +117,7 @@ class Handler(BaseHTTPRequestHandler):
             body = json.loads(raw or b"{}")
             if not isinstance(body, dict):
                 raise ValueError
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: [[[[...]]]] nested past the parser's depth
             return self._json(400, {"error": "the body is not a JSON object"})
         study = self.server.study
         try:
@@ -119,3 +133,19 @@ class Handler(BaseHTTPRequestHandler):
             traceback.print_exc()
             return self._json(500, {"error": "internal error (see the server's console)"})
         self._json(404, {"error": "not found"})
+
+    def _body(self):
+        """The request body, or None after answering 400 / 408 / 413 (and closing: the stream is out of step)."""
+        declared = self.headers.get("Content-Length") or "0"
+        digits = declared.strip()
+        length = int(digits) if digits.isascii() and digits.isdigit() else -1  # no sign, "1e3", "abc" or "１２"
+        if length < 0 or length > MAX_BODY:
+            self.close_connection = True
+            if length < 0:
+                return self._json(400, {"error": "Content-Length is not a number of bytes"})
+            return self._json(413, {"error": f"request over {MAX_BODY} bytes"})
+        try:
+            return self.rfile.read(length) if length else b""
+        except TimeoutError:  # announced a body and never sent it
+            self.close_connection = True
+            return self._json(408, {"error": f"the body did not arrive within {self.server.request_timeout:g} s"})

@@ -13,7 +13,8 @@ that hold every pair once, so the seniors stay balanced and the page never learn
     >>> assignments(["a", "b"], ["handoff_human"], seed=0, n=4)
     [('a', 'handoff_human'), ('b', 'handoff_human'), ('a', 'handoff_human'), ('b', 'handoff_human')]
 
-Input from the page is untrusted: ``person_turn`` refuses empty text and text over ``max_chars``; text is stored
+Input from the page is untrusted: ``person_turn`` refuses text over ``max_chars`` and text left empty by
+``clean_step`` (spaces of every kind become spaces; controls and zero-width characters are dropped); text is stored
 and shown as text only. A person's step ends with a blank line (added when missing) so that the senior sees a step
 boundary; a step that holds a boxed answer ends the problem.
 """
@@ -24,6 +25,7 @@ import random
 import secrets
 import threading
 import time
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Optional
@@ -38,6 +40,25 @@ MAX_SESSIONS = 1000
 
 class PlayError(ValueError):
     """A request the study refuses; the message is shown to the person as text."""
+
+
+def clean_step(text: str) -> str:
+    """A person's step as stored: every kind of space (no-break, ideographic, ...) becomes a space, line and
+    paragraph separators a newline; other controls and invisible characters (``\\r``, zero-width) are dropped.
+
+    >>> clean_step("5\\u00a0000\\u3000+\\u00a03\\r\\n\\u200b")
+    '5 000 + 3\\n'
+    """
+    out = []
+    for c in text:
+        kind = unicodedata.category(c)
+        if c in "\n\t" or c.isprintable():
+            out.append(c)
+        elif kind == "Zs":
+            out.append(" ")
+        elif kind in ("Zl", "Zp"):
+            out.append("\n")
+    return "".join(out)
 
 
 def assignments(labels: list[str], protocols: list[str], *, seed: int, n: int) -> list[tuple[str, str]]:
@@ -177,11 +198,13 @@ class Study:
         game = s.game
         if game is None or game.finish is not None:
             raise PlayError("no problem in progress; press 'Next problem'")
-        if not isinstance(text, str) or not text.strip():
+        if not isinstance(text, str):
             raise PlayError("write a step first")
         if len(text) > self.max_chars:
             raise PlayError(f"a step is at most {self.max_chars} characters (this one has {len(text)})")
-        text = "".join(c for c in text if c in "\n\t" or c.isprintable())  # drops \r and other controls
+        text = clean_step(text)
+        if not text.strip():  # after cleaning: a step of controls or zero-width characters is empty too
+            raise PlayError("write a step first")
         has_answer = extract_answer(text, self.answer_format) is not None
         text = text.rstrip() if has_answer else text.rstrip() + "\n\n"
         ids = list(self.tokenizer(text, add_special_tokens=False)["input_ids"])

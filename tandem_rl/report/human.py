@@ -16,13 +16,14 @@ Transcripts show the senior's text and the person's in the report's two colours,
 from __future__ import annotations
 
 import html
+import sys
 from typing import Optional
 
 import numpy as np
 
 from tandem_rl.eval.bootstrap import Metric, bootstrap
 from tandem_rl.eval.summary import CORRECT
-from tandem_rl.play.records import PROTOCOLS, HumanRecord, read_records
+from tandem_rl.play.records import PLAY_FILE, PROTOCOLS, HumanRecord, load_records
 from tandem_rl.report import transcripts
 
 LEGEND = ('<p class="legend"><span class="senior">senior-written text</span> '
@@ -99,10 +100,14 @@ def human_html(src, max_transcripts: int = 6) -> str:
     """The report's section for every play folder of ``src`` (empty when there is none)."""
     parts = []
     for folder in getattr(src, "plays", []):
-        records = read_records(folder)
+        records, skipped = load_records(folder)
+        if skipped:  # null, [], a torn or mistyped line: counted and left out, never fatal
+            print(f"warning: {folder}/{PLAY_FILE}: {skipped} line(s) skipped (not a play record)", file=sys.stderr)
         if not records:
             continue
-        parts.append(f"<h3>{html.escape(str(folder))}</h3>"
+        note = (f'<p class="note">{skipped} line(s) of {PLAY_FILE} were not play records and are left out.</p>'
+                if skipped else "")
+        parts.append(f"<h3>{html.escape(str(folder))}</h3>{note}"
                      '<p class="note">A person took the junior\'s turns (tandem-rl play, docs/play.md). Accuracy '
                      "per problem averaged over its plays, 95% bootstrap over problems; human handoff = the person "
                      "and the senior alternate steps, human finish = the person finishes from the senior's first "

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
 
+from tandem_rl.errors import InputFileError
 from tandem_rl.eval.records import (COMPARISON_FILE, SAMPLES_FILE, SUMMARY_FILE, TRANSFER_FILE, SampleRecord,
                                     TransferRecord, read_jsonl)
 from tandem_rl.eval.transfer import label_summary
@@ -110,7 +111,7 @@ def load_sources(paths: list[str]) -> Sources:
     src = Sources()
     for p in map(Path, paths):
         if not p.is_dir():
-            raise FileNotFoundError(f"report: {p} is not a folder")
+            raise InputFileError(f"{p}: {'not a folder' if p.exists() else 'no such folder'}")
         found = False
         if (p / "metrics.jsonl").is_file():
             rows, skipped = load_metrics(p / "metrics.jsonl")
@@ -124,6 +125,6 @@ def load_sources(paths: list[str]) -> Sources:
             src.evals.append(ev)
             found = True
         if not found:
-            raise ValueError(f"report: {p} holds neither metrics.jsonl (a run) nor <label>/summary.json or "
+            raise InputFileError(f"{p} holds neither metrics.jsonl (a run) nor <label>/summary.json or "
                              f"<label>/samples.jsonl (an evaluation) nor {PLAY_FILE} (tandem-rl play)")
     return src

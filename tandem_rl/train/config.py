@@ -82,6 +82,14 @@ class TrainConfig:
         "Authors: validation pass@4, macro over AMC / AIME / Minerva.")})
     max_nan_skips: int = field(default=10, metadata={"help": (
         "Non-finite loss or gradient skips the update (counted); training stops after this many skips.")})
+    stop_on_collapse: bool = field(default=False, metadata={"help": (
+        "Stop with exit status 3 after train.collapse_patience bad steps in a row (train/health.py: no learning "
+        "signal, reward stuck at 0, non-finite or missing updates, gradient-norm spikes, entropy collapse); no "
+        "checkpoint is written during a bad streak, so the newest one predates the collapse. Off: the health "
+        "monitor only warns (bar, console, health.json). Demo: on.")})
+    collapse_patience: int = field(default=5, metadata={"help": (
+        "Bad steps in a row (any health rule that counts toward a collapse) before train.stop_on_collapse stops "
+        "the run; also the streak that marks a run 'collapsed' in health.json.")})
     loggers: list[str] = field(default_factory=lambda: ["jsonl", "tensorboard"], metadata={"help": (
         "Metric sinks: jsonl (always written), tensorboard, wandb, trackio (the last two only when installed).")})
     project: str = field(default="tandem-rl", metadata={"help": "Project name for wandb/trackio."})
@@ -110,6 +118,8 @@ class TrainConfig:
                 raise ValueError(f"train.{name} must be in [0, 1), got {getattr(self, name)}")
         if self.mixed_precision not in PRECISIONS:
             raise ValueError(f"train.mixed_precision {self.mixed_precision!r} is not one of {PRECISIONS}")
+        if self.collapse_patience < 1:
+            raise ValueError(f"train.collapse_patience must be >= 1, got {self.collapse_patience}")
         if self.eval_samples < 1:
             raise ValueError(f"train.eval_samples must be >= 1, got {self.eval_samples}")
         if self.best_metric:

@@ -40,13 +40,13 @@ from tandem_rl.data import encode_problems, load_problems, split_holdout
 from tandem_rl.grpo.advantages import group_advantages
 from tandem_rl.train import parallel
 from tandem_rl.train.build import autocast_factory, build, lr_at
-from tandem_rl.train.checkpoint import (BEST, best_record, checkpoint_name, improves, latest_checkpoint,
-                                        latest_marker, load_trainer_state, rng_state, save_best, save_checkpoint,
-                                        set_rng_state)
+from tandem_rl.train.checkpoint import (BEST, best_record, checkpoint_name, improves, load_trainer_state,
+                                        resume_point, rng_state, save_best, save_checkpoint, set_rng_state)
 from tandem_rl.train.credit import Credit
 from tandem_rl.train.data_order import step_indices
 from tandem_rl.train.dump import dump_rollouts, rollout_rows
 from tandem_rl.train.evaluate import HISTORY, append_history, validate, validation_sets
+from tandem_rl.train.health import HealthMonitor
 from tandem_rl.train.loggers import MetricLogger, truncate_jsonl
 from tandem_rl.train.metrics import Counters, step_metrics
 from tandem_rl.train.parallel.ranks import all_gather, all_sum, rank_groups
@@ -70,7 +70,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
     par = parallel.start(cfg)
     run_dir, ckpt = _open_run(cfg, resume, par)
     objs = build(cfg, ckpt, par)
-    start, counters = _restore(objs, ckpt, t, verbose=progress and par.main) if ckpt else (0, Counters())
+    start, counters = _restore(objs, ckpt, t, verbose=par.main) if ckpt else (0, Counters())
     data = _load_data(cfg, objs.tokenizer, par)
     my_groups = rank_groups(t.prompts_per_step, t.mini_batches, par.world, par.rank)
     with par.gathered(objs.senior):  # the constructor reads the output layer's shape
@@ -81,6 +81,7 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
     logger = MetricLogger(run_dir, t.loggers, project=t.project, config=to_dict(cfg),
                           resume_step=start if resume else None) if par.main else None
     best = _open_best(run_dir, start if resume else None, t, par)
+    health = HealthMonitor.from_config(t, run_dir, resume_step=start if resume else None, main=par.main)
     bar = tqdm(total=t.steps, initial=start, disable=not (progress and par.main), desc="train", dynamic_ncols=True)
     grading = contextlib.nullcontext(grader) if grader is not None else rewards.GraderPool.from_config(cfg.reward)
     try:
@@ -120,13 +121,15 @@ def train(cfg, *, resume: bool = False, progress: bool = True, grader=None) -> P
                 metrics["step_seconds"] = time.perf_counter() - t_step
                 if par.main and (_due(step, t.log_every, last) or validated):
                     logger.log(metrics)
-                if (last and t.save_final) or (t.save_every and step % t.save_every == 0):
+                health.observe(metrics)  # warns; raises Collapsed after train.collapse_patience bad steps
+                if health.may_save(last) and ((last and t.save_final) or (t.save_every and step % t.save_every == 0)):
                     _save(run_dir, step, objs, counters, lr, t)
                 bar.set_postfix(reward=f"{metrics['reward_mean']:.3f}", solve=f"{metrics['solve_rate']:.2f}",
-                                senior=f"{metrics['senior_fraction']:.2f}")
+                                senior=f"{metrics['senior_fraction']:.2f}", **health.postfix())
                 bar.update(1)
     finally:
         bar.close()
+        health.close()  # health.json: the run's summary, also after a stop
         if logger is not None:
             logger.close()
     return run_dir
@@ -156,10 +159,7 @@ def _explain_oom(where: str, more: str = ""):
 def _open_run(cfg, resume: bool, par) -> tuple[Path, Path | None]:
     """The run folder and the checkpoint to resume from; rank 0 writes ``config.yaml``; the RNGs seeded."""
     run_dir = Path(cfg.train.output_dir)
-    ckpt = latest_checkpoint(run_dir) if resume else None
-    if not resume and latest_marker(run_dir).exists():
-        raise FileExistsError(f"{run_dir} already holds a run with checkpoints: pass --resume to continue it, "
-                              f"or set train.output_dir to a new folder")
+    ckpt = resume_point(run_dir, resume, main=par.main)  # refuses a --resume with nothing to resume; never truncates
     par.barrier()  # every rank has looked for checkpoints before rank 0 writes anything
     if par.main:
         run_dir.mkdir(parents=True, exist_ok=True)
