@@ -76,3 +76,89 @@ def test_ratio_with_shared_seeds():
     est = bootstrap([[h], [s]], np.divide, shared_seeds=True, resamples=200)
     assert est.value == pytest.approx(0.5 / 0.75)
     assert est.low <= est.value <= est.high
+
+
+# --- t intervals over seeds and problems (issue #29) ---------------------------------------------------------------
+
+def test_t_quantile_and_cdf_match_scipy():
+    stats = pytest.importorskip("scipy.stats")
+    from tandem_rl.eval.bootstrap import t_cdf, t_quantile
+
+    for df in (1, 2, 3, 4.5, 9, 60):
+        for q in (0.8, 0.975, 0.995, 0.1):
+            assert t_quantile(q, df) == pytest.approx(stats.t.ppf(q, df), rel=1e-6, abs=1e-6)
+        for x in (-3.0, 0.3, 2.0, 12.7):
+            assert t_cdf(x, df) == pytest.approx(stats.t.cdf(x, df), abs=1e-7)
+    assert t_quantile(0.975, None) == pytest.approx(stats.norm.ppf(0.975))
+
+
+def test_problem_component_is_the_bootstrap_variance():
+    """The analytic problem component (one seed: the whole variance) equals the resampled bootstrap's variance, for a
+    per-problem mean and for a pooled ratio over two benchmarks."""
+    from tandem_rl.eval.bootstrap import compare_arms
+
+    rng = np.random.default_rng(7)
+    ids = {"x": [f"x{i}" for i in range(60)], "y": [f"y{i}" for i in range(40)]}
+
+    def pooled(shift):
+        num = {b: rng.binomial(4, 0.3 + shift, size=len(v)).astype(float) for b, v in ids.items()}
+        return Metric(num, {b: rng.integers(1, 5, size=len(v)).astype(float) + num[b] for b, v in ids.items()}, ids)
+
+    for a, b in ((mean_metric(rng.normal(0, 1, 100)), mean_metric(rng.normal(0.1, 1, 100))), (pooled(0), pooled(.1))):
+        est = compare_arms([a], [b])
+        draws = bootstrap([[a], [b]], np.subtract, resamples=20000, seed=1)
+        # the percentile interval's width / (2 x 1.96) is the resampled standard error
+        assert est.extra["se"] == pytest.approx((draws.high - draws.low) / (2 * 1.96), rel=0.05)
+        assert est.extra["df"] is None and est.extra["note"] == "1 seed: no seed variance"
+        assert est.value == pytest.approx(draws.value)
+
+
+def test_pairing_removes_a_shift_shared_by_seed():
+    """Seed s of both arms shares a large shift (same training seed): paired, it cancels; unpaired, it does not."""
+    from tandem_rl.eval.bootstrap import compare_arms
+
+    rng = np.random.default_rng(3)
+    base = rng.uniform(0, 1, size=200)
+    shifts = [-0.1, 0.0, 0.1]
+    a = [mean_metric(base + s + 0.02 + rng.normal(0, 0.01, 200)) for s in shifts]
+    b = [mean_metric(base + s + rng.normal(0, 0.01, 200)) for s in shifts]
+    paired, unpaired = compare_arms(a, b, paired=True), compare_arms(a, b, paired=False)
+    assert paired.value == pytest.approx(unpaired.value) and paired.value == pytest.approx(0.02, abs=0.005)
+    assert paired.low > 0 and unpaired.low < 0  # the shared shift hides the gap unless seeds are paired
+    assert paired.extra["df"] == 2.0 and paired.extra["seeds_paired"] and not unpaired.extra["seeds_paired"]
+    assert paired.extra["mdd"] < unpaired.extra["mdd"] / 5
+    with pytest.raises(ValueError, match="same number of seeds"):
+        compare_arms(a, b[:2], paired=True)
+
+
+def test_t_interval_is_reproducible_and_order_free():
+    """No resampling: the same inputs give the same endpoints, whatever the order of problems or of other work."""
+    from tandem_rl.eval.bootstrap import compare_arms
+
+    rng = np.random.default_rng(5)
+    a = [mean_metric(rng.binomial(1, p, 100)) for p in (0.4, 0.5)]
+    b = [mean_metric(rng.binomial(1, p, 100)) for p in (0.45, 0.35)]
+    first = compare_arms(a, b, paired=True).to_dict()
+    perm = rng.permutation(100)
+    shuffled = [Metric.mean_of({"b": m.num["b"][perm]}, {"b": [m.ids["b"][i] for i in perm]}) for m in b]
+    again = compare_arms(a, shuffled, paired=True).to_dict()
+    assert again == compare_arms(a, shuffled, paired=True).to_dict()  # bit for bit on a rerun
+    assert {k: again[k] for k in ("value", "low", "high", "mdd")} == pytest.approx(
+        {k: first[k] for k in ("value", "low", "high", "mdd")}, abs=1e-12)
+    assert first["n_seeds"] == [2, 2] and first["low"] < first["value"] < first["high"]
+
+
+def test_arm_mean_and_ratio_over_seeds_and_vectors():
+    from tandem_rl.eval.bootstrap import arm_estimate, ratio_estimate
+
+    rng = np.random.default_rng(8)
+    ids = {"b": [f"p{i}" for i in range(80)]}
+    base = rng.uniform(0, 1, size=(80, 3))  # problem difficulty, shared by the seeds
+    seeds = [Metric.mean_of({"b": base + rng.normal(0, 0.05, size=(80, 3))}, ids) for _ in range(3)]
+    est = arm_estimate(seeds)
+    assert len(est.value) == 3 and all(lo < v < hi for lo, v, hi in zip(est.low, est.value, est.high))
+    # problems dominate an arm's variance: Welch-Satterthwaite gives more df than the seeds' 2
+    assert all(d > 2 for d in est.extra["df"])
+    top = [Metric.mean_of({"b": m.num["b"] * 0.5}, ids) for m in seeds]
+    ratio = ratio_estimate(top, seeds)
+    assert ratio.value == pytest.approx([0.5] * 3) and ratio.extra["se"] == pytest.approx([0.0] * 3, abs=1e-12)

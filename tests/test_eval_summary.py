@@ -107,3 +107,26 @@ def test_pooled_benchmark_is_also_reported_per_part_outside_the_macro():
     # the macro has two entries (aime pooled, minerva), not four
     assert s["metrics"]["solo_pass@k"]["macro"]["value"] == pytest.approx([(0.375 + 1) / 2, (0.5 + 1) / 2])
     assert "minerva" not in s["parts"]["solo_pass@k"]
+
+
+def test_group_pairs_pair_seeds_only_when_the_labels_name_the_same_seeds():
+    """Issue #29: seed s of one arm against seed s of the other when both groups name the same seeds in order;
+    otherwise Welch over the arms' seed spreads, and comparison.json says which and why."""
+    import doctest
+
+    from tandem_rl.eval import summary
+
+    assert doctest.testmod(summary).failed == 0
+    by_label = {lab: label_metrics(records(lab, shift=0.1 * i)) for i, lab in
+                enumerate(["a_s0", "a_s1", "b_s0", "b_s1", "c_s1", "c_s0"])}
+    c = compare(by_label, groups={"a": ["a_s0", "a_s1"], "b": ["b_s0", "b_s1"], "c": ["c_s1", "c_s0"]},
+                pairs=["a - b", "a - c"], resamples=20)
+    assert c["pairing"]["a - b"] == {"paired": True, "seeds": [["a_s0", "b_s0"], ["a_s1", "b_s1"]],
+                                     "why": "same training seeds"}
+    assert not c["pairing"]["a - c"]["paired"] and c["pairing"]["a - c"]["why"] == "seed suffixes differ by position"
+    paired, unpaired = c["group_pairs"]["a - b"]["legibility_ce"], c["group_pairs"]["a - c"]["legibility_ce"]
+    assert paired["seeds_paired"] and paired["df"] == 1.0 and paired["n_seeds"] == [2, 2]
+    assert not unpaired["seeds_paired"] and {"se", "mdd"} <= set(unpaired)
+    # single labels: one seed each, the problem component alone
+    assert c["pairs"] == {} and compare(by_label, pairs=["a_s0 - b_s0"], resamples=20)["pairs"]["a_s0 - b_s0"][
+        "legibility_ce"]["note"] == "1 seed: no seed variance"

@@ -115,6 +115,7 @@ def test_transcript_pieces():
 
 def test_report_rejects_a_folder_with_nothing_in_it(tmp_path):
     from tandem_rl.report.page import build_report
+    from tandem_rl.errors import InputFileError
 
-    with pytest.raises(ValueError, match="neither"):
+    with pytest.raises(InputFileError, match="neither"):
         build_report([str(tmp_path)], out=tmp_path / "r.html")

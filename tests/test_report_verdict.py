@@ -27,7 +27,7 @@ DOWN = Claim("west", "notation drops", "notation_rate", "lower", "improves")
     (DOWN, -0.1, 0.1, "no difference detected"),
     (KEPT, -0.019, 0.01, "kept"),       # the lower end is above -2 points
     (KEPT, 0.01, 0.05, "kept"),         # better is kept too
-    (KEPT, -0.05, 0.01, "no difference detected"),  # reaches below the margin, but includes zero
+    (KEPT, -0.05, 0.01, "not shown non-inferior"),  # reaches below the margin, but includes zero
     (KEPT, -0.08, -0.03, "lost"),
     (KEPT, -0.03, -0.001, "lost"),      # the whole interval below zero
 ])
@@ -46,7 +46,7 @@ def test_claims_are_data_for_both_settings():
     assert {c.metric for c in CLAIMS if c.setting == "west"} >= {"notation_rate", "legibility_ce"}
 
 
-def _records(label, skill, handoff, jargon, ce, kl, n_problems=6, n=2):
+def _records(label, skill, handoff, jargon, ce, kl, n_problems=6, n=2, seed=0):
     recs = []
     for p in range(n_problems):
         for j in range(n):
@@ -55,12 +55,14 @@ def _records(label, skill, handoff, jargon, ce, kl, n_problems=6, n=2):
                     label=label, benchmark="toy", problem_id=f"p{p}", sample=j, schedule=schedule,
                     response_ids=[1, 2, 3], author=[1, 1, 1] if schedule == "solo" else [1, 0, 0],
                     segments=[[1, "2+2 is \\boxed{4}"]], text="2+2 is \\boxed{4}", gold="4",
-                    reward=float((p + j) % 10 < ok * 10), ce_junior=ce, kl_base=kl, kl_junior=kl,
+                    reward=float((p + j + seed) % 10 < ok * 10), ce_junior=ce + 0.01 * seed, kl_base=kl,
+                    kl_junior=kl,
                     notation=(p % 10) < jargon * 10 if schedule == "solo" else None))
     return recs
 
 
-# arm -> (solo, handoff, jargon, junior CE, KL to base) per partner; two seeds per arm
+# arm -> (solo, handoff, jargon, junior CE, KL to base) per partner; three seeds per arm (a seed moves which problems
+# succeed, and the CE a little: per-seed values differ, as real seeds do)
 ARMS = {
     "initial": (0.9, 0.5, 0.7, 7.0, 0.0),
     "grpo": (1.0, 0.1, 1.0, 11.0, 0.5),
@@ -75,11 +77,11 @@ def fake_demo_eval(root):
         out = root / "eval" / setting.name
         metrics, groups = {}, {"initial": ["initial"]}
         for arm, (solo, hand, jargon, ce, kl) in ARMS.items():
-            seeds = ["initial"] if arm == "initial" else [f"{arm}_s0", f"{arm}_s1"]
+            seeds = ["initial"] if arm == "initial" else [f"{arm}_s{s}" for s in range(3)]
             if arm != "initial":
                 groups[arm] = seeds
-            for label in seeds:
-                recs = _records(label, solo, hand, jargon, ce, kl)
+            for i, label in enumerate(seeds):
+                recs = _records(label, solo, hand, jargon, ce, kl, seed=i)
                 write_jsonl(out / label / "samples.jsonl", recs)
                 summary = summarize_label(recs, label=label, resamples=50)
                 summary["setting"] = setting.name
@@ -102,7 +104,11 @@ def test_verdict_reads_claims_of_both_settings(tmp_path):
     assert got[("west", "legibility_ce")] == "improves"
     assert len(lines) == len(CLAIMS)
     paper_solo = next(ln for ln in lines if ln.setting.name == "paper" and ln.claim.metric == "solo_pass@k")
-    assert paper_solo.seeds == 2 and paper_solo.values["grpo"]["value"][0] == pytest.approx(1.0)
+    assert paper_solo.seeds == 3 and paper_solo.values["grpo"]["value"][0] == pytest.approx(1.0)
+    assert paper_solo.pairing["paired"] and paper_solo.pairing["seeds"][2] == ["tandem_self_s2", "grpo_s2"]
+    hand = next(ln for ln in lines if ln.setting.name == "paper" and ln.claim.metric.startswith("handoff"))
+    assert hand.diff["df"][0] == 2.0 and hand.diff["seeds_paired"] and hand.diff["n_seeds"] == [3, 3]
+    assert 0 < hand.diff["se"][0] < hand.diff["mdd"][0]
 
 
 def test_no_seed_against_seed_and_no_cross_setting_pairs(tmp_path):
@@ -115,7 +121,7 @@ def test_no_seed_against_seed_and_no_cross_setting_pairs(tmp_path):
         assert set(comp["group_pairs"]) == {f"{s.arm} - grpo", f"{s.arm} - initial", "grpo - initial"}
         assert not any(other in p for p in comp["group_pairs"])
     page, _ = render_page(load_sources([str(root / s.name) for s in SETTINGS]))
-    differences = [seg.split("</table>")[0] for seg in page.split("Paired differences")[1:]]
+    differences = [seg.split("</table>")[0] for seg in page.split("Differences (row a minus row b")[1:]]
     assert len(differences) == 2
     for table in differences:
         assert "_s0 -" not in table and "_s1 -" not in table
@@ -154,7 +160,11 @@ def test_page_opens_with_the_verdict_and_one_k(tmp_path):
     assert "pass@4" not in page and "solo pass@1" in page
     # per-seed rows hide in a collapsed section; the arm table is pooled
     results = page[page.index("Results:"):]
-    assert results.index("pooled over 2 seeds") < results.index("<details>") < results.index("tandem_self_s0")
+    assert results.index("pooled over 3 seeds") < results.index("<details>") < results.index("tandem_self_s0")
+    # the verdict names the paired seeds and says what each line could detect
+    verdict = page[:page.index("Results:")]
+    assert "paired by seed (tandem_self_s0~grpo_s0, tandem_self_s1~grpo_s1, tandem_self_s2~grpo_s2)" in verdict
+    assert verdict.count("could detect ±") == 7 and "kept (within 2 points)" in verdict
 
 
 def test_format_summary_prints_the_verdict_first(tmp_path):
@@ -165,8 +175,9 @@ def test_format_summary_prints_the_verdict_first(tmp_path):
     text = format_summary(result, k=1)
     assert text.startswith("VERDICT")
     assert text.index("Paper's setting") < text.index("West et al.'s setting") < text.index("model ")
-    assert "IMPROVES" in text and "KEPT" in text
-    assert "tandem_self (2 seeds)" in text and "tandem_self_s0" not in text
+    assert "IMPROVES" in text and "KEPT (WITHIN 2 POINTS)" in text
+    assert text.count("could detect ±") == 7 and "paired by seed (tandem_self_s0~grpo_s0" in text
+    assert "tandem_self (3 seeds)" in text
 
 
 def test_verdict_docstring_examples():

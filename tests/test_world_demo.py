@@ -181,3 +181,48 @@ def test_format_summary_reads_labels_and_seed_groups():
                                        "grpo": {"seeds": ["grpo_s0", "grpo_s1"], "metrics": metrics}}}
     two = format_summary(result).splitlines()
     assert two[2].startswith("initial ") and two[3].startswith("grpo (2 seeds)") and "0.50 [0.40,0.60]" in two[3]
+
+
+def test_summary_shows_each_seed_and_the_sizes_the_world_can_teach(tmp_path):
+    """Issue #29: per-seed values under each pooled arm, and solo accuracy on the 2-3-operation problems with the
+    ceiling they put on the overall accuracy (world problem ids; arm a solves every problem of at most 3
+    operations, arm b only the 2-operation ones)."""
+    import numpy as np
+
+    from tandem_rl.eval.records import SampleRecord, write_jsonl
+    from tandem_rl.eval.summary import compare, label_metrics
+    from tandem_rl.world.assets import problems_file
+    from tandem_rl.world.breakdown import size_view
+
+    rows = [json.loads(x) for x in problems_file("test").read_text().splitlines()[:20]]
+    small = [r for r in rows if r["n_ops"] <= 3]
+    metrics, groups = {}, {"a": [], "b": []}
+    for arm, solves in (("a", lambda r: r["n_ops"] <= 3), ("b", lambda r: r["n_ops"] == 2)):
+        for s in range(3):
+            label = f"{arm}_s{s}"
+            recs = [SampleRecord(label=label, benchmark="world", problem_id=r["id"], sample=j, schedule="solo",
+                                 response_ids=[1], author=[1], reward=float(solves(r) and (j + s) % 4 != 0))
+                    for r in rows for j in range(2)]
+            write_jsonl(tmp_path / label / "samples.jsonl", recs)
+            metrics[label], groups[arm] = label_metrics(recs), groups[arm] + [label]
+    comparison = compare(metrics, groups=groups, pairs=["a - b"], resamples=50)
+    view = size_view(tmp_path, comparison)
+    assert view["problems"] == len(small) and view["of"] == 20 and view["ceiling"] == pytest.approx(len(small) / 20)
+    assert set(view["seeds"]["a"]) == {"a_s0", "a_s1", "a_s2"} and view["pairing"]["a - b"]["paired"]
+    share2 = sum(r["n_ops"] == 2 for r in small) / len(small)
+    seed_a = [np.mean([(j + s) % 4 != 0 for j in range(2)]) for s in range(3)]
+    assert view["arms"]["a"]["value"][0] == pytest.approx(np.mean(seed_a))
+    assert view["pairs"]["a - b"]["value"][0] == pytest.approx(np.mean(seed_a) * (1 - share2))
+    result = {"labels": {lab: {"metrics": summarize_metrics_of(m)} for lab, m in metrics.items()},
+              "comparison": comparison}
+    text = format_summary(result, k=1, out=tmp_path)
+    lines = text.splitlines()
+    at = next(i for i, x in enumerate(lines) if x.startswith("a (3 seeds)"))
+    assert [lines[at + i].split()[0] for i in (1, 2, 3)] == ["a_s0", "a_s1", "a_s2"]  # each seed under its arm
+    assert f"cannot exceed {len(small) / 20:.2f}" in text and "could detect ±" in text and "seeds paired" in text
+
+
+def summarize_metrics_of(metrics):
+    from tandem_rl.eval.summary import summarize_metrics
+
+    return summarize_metrics({k: [v] for k, v in metrics.items()}, [], resamples=50, seed=0, confidence=0.95)

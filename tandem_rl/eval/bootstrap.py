@@ -15,13 +15,25 @@ Worked example (two benchmarks)::
 Resampling draws problems with replacement *within* each benchmark (a stratified bootstrap), so each benchmark keeps
 its size and the macro average keeps its weights. Seeds of one arm (separately trained checkpoints evaluated on the
 same problems) are resampled too: one resample draws problems once (shared by every arm, which pairs the
-comparison) and, per arm, seeds with replacement; the arm's value is the mean over its drawn seeds.
+comparison) and, per arm, seeds with replacement; the arm's value is the mean over its drawn seeds. That percentile
+interval is what a single label's ``summary.json`` holds (one seed: problems only).
+
+Over seeds (2-5 of them, as in the demo and the sweeps) a percentile bootstrap undercovers: it treats the seeds as
+the population, shrinks their variance by (S-1)/S and has only a handful of distinct means. Seed groups and every
+difference therefore use :func:`compare_arms` / :func:`arm_estimate` / :func:`ratio_estimate`: a t interval whose
+variance is the problem component (the bootstrap variance over problems, computed exactly from per-problem
+influences rather than by resampling, so endpoints do not move between runs) plus the seed component (the spread of
+per-seed values, or of per-seed differences when the arms share their seeds), with the seed component's S-1 degrees
+of freedom (docs/evaluation.md "Statistics").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, Sequence
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from statistics import NormalDist
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
@@ -89,14 +101,17 @@ class Metric:
 
 @dataclass
 class Estimate:
-    """A point value with a percentile interval; vectors (pass@1..n) are lists of the same length."""
+    """A point value with an interval; vectors (pass@1..n) are lists of the same length. A t interval also carries
+    its standard error ``se``, degrees of freedom ``df`` (None = no seed variance, a normal quantile), the 80%-power
+    minimum detectable difference ``mdd``, ``n_seeds`` and whether seeds were paired (``extra``)."""
 
     value: float | list
     low: float | list
     high: float | list
+    extra: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"value": self.value, "low": self.low, "high": self.high}
+        return {"value": self.value, "low": self.low, "high": self.high, **self.extra}
 
 
 def _nanmean0(x: np.ndarray) -> np.ndarray:
@@ -190,3 +205,192 @@ def _nanpercentile(x: np.ndarray, q: float) -> np.ndarray:
         if flat_ok[:, j].any():
             flat_out[j] = np.percentile(flat_x[flat_ok[:, j], j], q)
     return flat_out.reshape(x.shape[1:]) if x.ndim > 1 else flat_out[0]
+
+
+# --- t intervals over seeds and problems -------------------------------------------------------------------------
+
+POWER = 0.80  # the power at which ``mdd``, the smallest difference a design could have detected, is stated
+
+
+@lru_cache(maxsize=64)  # ~0.3 MB each
+def _t_table(df: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """With x = sqrt(df) tan(u) the t density's integral from 0 to x is ``scale`` times the integral of
+    cos(u)^(df - 1) from 0 to u, bounded and smooth on [0, pi/2): a fine trapezoid grid of it (numpy only)."""
+    u = np.linspace(0.0, math.pi / 2, 20_001)
+    g = np.cos(u) ** (df - 1.0)
+    area = np.concatenate([[0.0], np.cumsum((g[1:] + g[:-1]) / 2 * np.diff(u))])
+    return u, area, math.exp(math.lgamma((df + 1) / 2) - math.lgamma(df / 2)) / math.sqrt(math.pi)
+
+
+def _no_df(df: Optional[float]) -> bool:
+    return df is None or not math.isfinite(df) or df > 1e7
+
+
+@lru_cache(maxsize=256)
+def t_quantile(q: float, df: Optional[float]) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (None: the normal)::
+
+        >>> round(t_quantile(0.975, 1), 3), round(t_quantile(0.975, 2), 3), round(t_quantile(0.975, None), 3)
+        (12.706, 4.303, 1.96)
+    """
+    if _no_df(df):
+        return NormalDist().inv_cdf(q)
+    if q < 0.5:
+        return -t_quantile(1.0 - q, df)
+    u, area, scale = _t_table(max(float(df), 1.0))
+    return float(math.sqrt(max(df, 1.0)) * math.tan(np.interp((q - 0.5) / scale, area, u)))
+
+
+def t_cdf(x: float, df: Optional[float]) -> float:
+    """P(T <= x) for Student's t (None: the normal)::
+
+        >>> round(t_cdf(4.303, 2), 4), round(t_cdf(-1.0, None), 4)
+        (0.975, 0.1587)
+    """
+    if _no_df(df):
+        return NormalDist().cdf(x)
+    df = max(float(df), 1.0)
+    u, area, scale = _t_table(df)
+    return float(0.5 + math.copysign(scale * np.interp(math.atan(abs(x) / math.sqrt(df)), u, area), x))
+
+
+def _value_and_influence(metric: Metric, level: str) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The value at ``level`` and, per benchmark, each problem's influence on it: how much one more copy of problem
+    i in a resample moves the value, ``(n_i - r d_i) / D`` for a benchmark ``r = N / D`` (divided by the number of
+    benchmarks with a value, for the macro). The bootstrap variance over problems is the sum of squared influences
+    (centred), exactly for a mean and to first order for a ratio."""
+    benches = metric.benchmarks if level == "macro" else [level]
+    infl, vals = {}, []
+    for b in benches:
+        num, den = metric.num[b], metric.den[b]
+        total = den.sum()
+        r = metric.benchmark_value(b)
+        d = den.reshape(den.shape + (1,) * (num.ndim - 1))
+        infl[b] = (num - np.nan_to_num(r) * d) / total if total > 0 else np.zeros_like(num)
+        if total > 0:
+            vals.append(r)
+    if not vals:
+        return np.full(metric.num[benches[0]].shape[1:], np.nan), infl
+    return np.mean(vals, axis=0), {b: v / len(vals) for b, v in infl.items()}
+
+
+def _seed_component(values: list[np.ndarray], w: list, paired: bool):
+    """(variance, degrees of freedom) of the seed part: per-seed differences (paired: the weighted sum per seed)
+    or Welch over the arms' seed spreads; (0, None) when no arm has two seeds."""
+    if paired and len(values[0]) > 1:
+        z = sum(wa * v for wa, v in zip(w, values))
+        return np.var(z, axis=0, ddof=1) / len(z), len(z) - 1.0
+    parts = [np.asarray(wa) ** 2 * np.var(v, axis=0, ddof=1) / len(v) for wa, v in zip(w, values) if len(v) > 1]
+    if not parts:
+        return 0.0, None
+    dfs = [len(v) - 1.0 for v in values if len(v) > 1]
+    var = sum(parts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        welch = var ** 2 / sum(p ** 2 / n for p, n in zip(parts, dfs))
+    return var, np.where(np.isfinite(welch), welch, min(dfs))  # all spreads zero: Welch's lower bound
+
+
+def _problem_component(parts, w, ids, paired: bool):
+    """(bootstrap variance over problems of the seed-averaged statistic, the part of it that is each seed's own
+    noise): centred squared influences, and per problem the spread of its influence over seeds / S (per arm
+    unpaired; of the weighted per-seed sum paired)."""
+    var_p, within = 0.0, 0.0
+    for b in parts[0][0][1]:  # the benchmarks of the level (all for the macro)
+        per_arm = [np.stack([infl[b] for _, infl in arm]) for arm in parts]  # [S, P(, K)]
+        phi = sum(wa * x.mean(axis=0) for wa, x in zip(w, per_arm))
+        var_p = var_p + (phi ** 2).sum(axis=0) - phi.sum(axis=0) ** 2 / max(len(ids[b]), 1)
+        if paired and len(per_arm[0]) > 1:
+            z = sum(wa * x for wa, x in zip(w, per_arm))
+            within = within + np.var(z, axis=0, ddof=1).sum(axis=0) / len(z)
+        else:
+            within = within + sum(np.asarray(wa) ** 2 * np.var(x, axis=0, ddof=1).sum(axis=0) / len(x)
+                                  for wa, x in zip(w, per_arm) if len(x) > 1)
+    return var_p, within
+
+
+def _t_estimate(arms: Sequence[Sequence[Metric]], point: Callable, grad: Callable, *, level: str,
+                confidence: float, paired: bool, combine: bool = False) -> Estimate:
+    """``point(mean_1, ..., mean_A)`` of the arms' means over seeds, with a t interval. Variance: the seed component
+    (``_seed_component``) plus the problem component (``_problem_component``, linearized by ``grad``) less the seeds'
+    own sampling noise, which the seed spread already holds (floored at zero). df: the seed component's (S-1, or
+    Welch), none at one seed (a normal quantile); ``combine``: Welch-Satterthwaite over both components, with
+    problems - benchmarks df for the problem part (arm means, where that part dominates; docs/evaluation.md)."""
+    ids = common_ids([m for arm in arms for m in arm])
+    if level != "macro" and level not in ids:
+        raise KeyError(f"benchmark {level!r} is not in every metric (have {sorted(ids)})")
+    parts = [[_value_and_influence(m.reindex(ids), level) for m in arm] for arm in arms]
+    values = [np.stack([v for v, _ in arm]) for arm in parts]  # per arm [S(, K)]
+    means = [v.mean(axis=0) for v in values]
+    with np.errstate(invalid="ignore", divide="ignore"):  # a ratio over a zero mean is nan, not a warning
+        value, w = point(*means), grad(*means)
+        var_p, within = _problem_component(parts, w, ids, paired)
+        var_s, df = _seed_component(values, w, paired)
+    if df is not None:
+        # the seeds' own sampling noise is in both components: count it once (within), keep the shared part >= 0
+        shared = np.maximum(var_p - within, 0.0)
+        benches = parts[0][0][1]
+        df_p = max(sum(len(ids[b]) for b in benches) - len(benches), 1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            sat = (shared + var_s) ** 2 / (shared ** 2 / df_p + var_s ** 2 / df)
+        df = np.where(np.isfinite(sat), np.maximum(sat, df), df) if combine else df
+        var_p = shared
+    se = np.sqrt(var_p + var_s)
+    q = 1.0 - (1.0 - confidence) / 2.0
+    # df rounded down (wider, never narrower) so that the quantiles cache
+    quant = np.vectorize(lambda d, p: t_quantile(p, None if d is None else math.floor(float(d) * 100) / 100),
+                         otypes=[float])
+    dfs = np.broadcast_to(np.asarray(df, dtype=object), np.shape(se))
+    tq, tp = quant(dfs, q), quant(dfs, POWER)
+    extra = {"se": _listify(se), "df": None if df is None else _listify(np.broadcast_to(df, np.shape(se))),
+             "mdd": _listify((tq + tp) * se), "n_seeds": [len(arm) for arm in arms], "seeds_paired": paired}
+    if df is None:
+        extra["note"] = "1 seed: no seed variance"
+    return Estimate(_listify(value), _listify(value - tq * se), _listify(value + tq * se), extra)
+
+
+def compare_arms(a: Sequence[Metric], b: Sequence[Metric], *, paired: bool = False, level: str = "macro",
+                 confidence: float = 0.95) -> Estimate:
+    """The mean over seeds of arm ``a`` minus that of arm ``b`` on the problems both have, with a t interval.
+
+    ``a``, ``b``: one Metric per seed (per-problem values of one checkpoint). ``paired=True`` when seed s of ``a``
+    and seed s of ``b`` share their training seed (and both were evaluated with the same evaluation seed): the
+    seed component is then the spread of the per-seed differences, with S-1 degrees of freedom; unpaired, it is
+    Welch's (each arm's seed variance over its seeds, Welch-Satterthwaite df). The problem component is the exact
+    bootstrap variance over problems of the seed-averaged difference (problems shared by both arms: paired on
+    problems always). Returned extras: ``se``, ``df`` (None: one seed, no seed variance), ``mdd`` (the difference
+    this design detects with 80% power, (t_0.975 + t_0.80) x se), ``n_seeds``, ``seeds_paired``.
+
+    Worked example: two seeds per arm, four problems, per-problem pass@1 (4 samples each)::
+
+        >>> ids = {"t": ["p1", "p2", "p3", "p4"]}
+        >>> a = [Metric.mean_of({"t": v}, ids) for v in ([1, 1, 0, .5], [1, .5, 0, .5])]    # means .625, .500
+        >>> b = [Metric.mean_of({"t": v}, ids) for v in ([1, .5, 0, 0], [.5, .5, 0, .5])]   # means .375, .375
+        >>> est = compare_arms(a, b, paired=True)  # per-seed differences .250, .125
+        >>> round(est.value, 4), [round(x, 3) for x in (est.low, est.high, est.extra["mdd"])], est.extra["df"]
+        (0.1875, [-0.607, 0.982, 0.88], 1.0)
+
+    The seed component is var(.250, .125) / 2 = 0.0039. The problem component, from the per-problem differences
+    averaged over seeds (.25, .25, 0, .25), is 0.0029, less than the seeds' own noise it holds (0.0107: each
+    problem's difference moves from seed to seed), so its shared part is zero. se = 0.0625 and with 1 degree of
+    freedom t = 12.7: two seeds could detect only a difference of about 88 points here (``mdd``)."""
+    if paired and len(a) != len(b):
+        raise ValueError(f"paired seeds need the same number of seeds in both arms ({len(a)} vs {len(b)})")
+    return _t_estimate([a, b], lambda x, y: x - y, lambda x, y: (1.0, -1.0), level=level, confidence=confidence,
+                       paired=paired)
+
+
+def arm_estimate(seeds: Sequence[Metric], *, level: str = "macro", confidence: float = 0.95) -> Estimate:
+    """One arm's mean over its seeds with the same t interval (seed component: the spread of its per-seed values,
+    S-1 df; one seed: the problem component alone, a normal quantile)."""
+    return _t_estimate([seeds], lambda x: x, lambda x: (1.0,), level=level, confidence=confidence, paired=False,
+                       combine=True)
+
+
+def ratio_estimate(top: Sequence[Metric], bottom: Sequence[Metric], *, level: str = "macro",
+                   confidence: float = 0.95) -> Estimate:
+    """``mean(top) / mean(bottom)`` over seeds for two metrics of the same checkpoints (e.g. handoff / solo): seeds
+    paired by position, the ratio linearized (delta method) in both components."""
+    if len(top) != len(bottom):
+        raise ValueError(f"a ratio needs the same seeds above and below ({len(top)} vs {len(bottom)})")
+    return _t_estimate([top, bottom], lambda x, y: x / y, lambda x, y: (1.0 / y, -x / y ** 2), level=level,
+                       confidence=confidence, paired=True)

@@ -26,7 +26,9 @@ class EvalConfig:
         "Default 75 = the 150-turn cap this field meant before it counted rounds.")})
     notation_regex: Optional[str] = field(default=None, metadata={"help": (
         "Regex whose presence in a response counts toward the notation rate (e.g. '<<|>>' for calculator jargon).")})
-    bootstrap: int = field(default=1000, metadata={"help": "Bootstrap resamples (over problems) for confidence intervals."})
+    bootstrap: int = field(default=1000, metadata={"help": (
+        "Bootstrap resamples (over problems) for a single label's percentile intervals; seed groups and differences "
+        "use t intervals that need no resampling.")})
     batch_size: int = field(default=64, metadata={"help": "Rows per engine call."})
     seed: int = field(default=0, metadata={"help": "Evaluation sampling seed (and the bootstrap's seed)."})
     report_k: int = field(default=4, metadata={"help": (
@@ -54,7 +56,8 @@ class EvalConfig:
         "Paper: 87% of displaced tokens shift back (definition not published; ours is in docs/evaluation.md).")})
     seed_groups: dict[str, list[str]] = field(default_factory=dict, metadata={"help": (
         "Labels that are seeds of one arm, e.g. {grpo: [grpo_s0, grpo_s1]}: reported as the mean over seeds with "
-        "an interval that resamples seeds and problems.")})
+        "a t interval over seeds and problems; two groups whose labels name the same seeds (_s<seed>, same order) "
+        "are compared seed by seed (docs/evaluation.md \"Statistics\").")})
     pairs: Optional[list[str]] = field(default=None, metadata={"help": (
         "Paired differences to compute, e.g. ['tandem - grpo', 'grpo - initial'] (between labels or seed groups, "
         "in this direction); null = every pair of labels and of seed groups. The demo lists only arms of one "
@@ -70,4 +73,5 @@ class EvalConfig:
         "Teacher-forced scoring (legibility, drift, displacement): at most this many padded tokens per forward pass "
         "(full-vocabulary log-probs are held for every position of a batch).")})
     confidence: float = field(default=0.95, metadata={"help": (
-        "Confidence level of the percentile bootstrap intervals.")})
+        "Confidence level of every interval (percentile bootstrap of a label, t intervals of seed groups and "
+        "differences).")})

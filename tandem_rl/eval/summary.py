@@ -27,13 +27,14 @@ A sample counts as correct when its reward is at least ``CORRECT`` (rewards are 
 from __future__ import annotations
 
 import itertools
+import re
 from collections import defaultdict
 from typing import Iterable, Optional
 
 import numpy as np
 
 from tandem_rl.eval.anatomy import KINDS
-from tandem_rl.eval.bootstrap import Metric, bootstrap
+from tandem_rl.eval.bootstrap import Metric, arm_estimate, bootstrap, compare_arms, ratio_estimate
 from tandem_rl.eval.passk import pass_at_k_table
 from tandem_rl.eval.records import DisplacementRecord, SampleRecord
 
@@ -167,21 +168,31 @@ def ratio_names(metrics: dict[str, Metric]) -> list[tuple[str, str, str]]:
 
 def summarize_metrics(arms: dict[str, list[Metric]], ratios: list[tuple[str, str, str]], *, resamples: int,
                       seed: int, confidence: float) -> dict:
-    """``{name: {"macro": est, "benchmarks": {b: est}}}`` for metrics given as per-seed lists (one = one seed)."""
+    """``{name: {"macro": est, "benchmarks": {b: est}}}`` for metrics given as per-seed lists (one = one seed).
+
+    One seed: the percentile bootstrap over problems (``bootstrap``, ``resamples`` draws from ``seed``). Two or more:
+    the mean over seeds with a t interval over seeds and problems (``arm_estimate``; handoff / solo ratios
+    ``ratio_estimate``, seeds paired since both are metrics of the same checkpoints)."""
     opts = dict(resamples=resamples, seed=seed, confidence=confidence)
+
+    def one(seeds, level):
+        if len(seeds) > 1:
+            return arm_estimate(seeds, level=level, confidence=confidence).to_dict()
+        return bootstrap([seeds], level=level, **opts).to_dict()
+
+    def ratio(top, bottom, level):
+        if len(top) > 1:
+            return ratio_estimate(top, bottom, level=level, confidence=confidence).to_dict()
+        return bootstrap([top, bottom], np.divide, level=level, shared_seeds=True, **opts).to_dict()
+
     out = {}
     for name, seeds in arms.items():
-        entry = {"macro": bootstrap([seeds], **opts).to_dict(), "benchmarks": {}}
-        for b in seeds[0].benchmarks:
-            entry["benchmarks"][b] = bootstrap([seeds], level=b, **opts).to_dict()
-        out[name] = entry
+        out[name] = {"macro": one(seeds, "macro"), "benchmarks": {b: one(seeds, b) for b in seeds[0].benchmarks}}
     for name, top, bottom in ratios:
         if top in arms and bottom in arms:
-            pair = [arms[top], arms[bottom]]
-            entry = {"macro": bootstrap(pair, np.divide, shared_seeds=True, **opts).to_dict(), "benchmarks": {}}
-            for b in arms[top][0].benchmarks:
-                entry["benchmarks"][b] = bootstrap(pair, np.divide, level=b, shared_seeds=True, **opts).to_dict()
-            out[name] = entry
+            pair = (arms[top], arms[bottom])
+            out[name] = {"macro": ratio(*pair, "macro"),
+                         "benchmarks": {b: ratio(*pair, b) for b in arms[top][0].benchmarks}}
     return out
 
 
@@ -242,27 +253,62 @@ def _count(xs) -> dict:
     return d
 
 
+SEED_SUFFIX = re.compile(r"_s(\d+)$")
+
+
+def seed_pairing(a: list[str], b: list[str]) -> dict:
+    """Whether two seed groups' labels pair seed by seed: both hold the same number (two or more) of labels and, by
+    position, the labels' ``_s<seed>`` suffixes (the demo's and the sweep's ``<arm>_s<seed>``) are the same seed.
+    Paired arms share their training seeds (and the evaluation seed), so their per-seed differences are compared::
+
+        >>> seed_pairing(["tandem_s0", "tandem_s1"], ["grpo_s0", "grpo_s1"])["paired"]
+        True
+        >>> seed_pairing(["tandem_s0", "tandem_s2"], ["grpo_s0", "grpo_s1"])["why"]
+        'seed suffixes differ by position'
+        >>> seed_pairing(["tandem_s0", "tandem_s1"], ["initial"])["why"]
+        '2 vs 1 seeds'
+    """
+    out = {"paired": False, "seeds": [], "why": ""}
+    if len(a) != len(b) or len(a) < 2:
+        out["why"] = f"{len(a)} vs {len(b)} seeds"
+        return out
+    sa, sb = [SEED_SUFFIX.search(x) for x in a], [SEED_SUFFIX.search(x) for x in b]
+    if not all(sa + sb):
+        out["why"] = "labels without an _s<seed> suffix"
+    elif [m.group(1) for m in sa] != [m.group(1) for m in sb]:
+        out["why"] = "seed suffixes differ by position"
+    else:
+        out.update(paired=True, seeds=[[x, y] for x, y in zip(a, b)], why="same training seeds")
+    return out
+
+
+def _wanted_pairs(pairs: Optional[list[str]]):
+    wanted = None if pairs is None else [tuple(x.strip() for x in p.split(" - ", 1)) for p in pairs]
+    if wanted is not None and any(len(w) != 2 or not all(w) for w in wanted):
+        raise ValueError(f"eval.pairs: {pairs!r}; each entry must read 'A - B'")
+    return wanted
+
+
 def compare(metrics_by_label: dict[str, dict[str, Metric]], *, groups: Optional[dict[str, list[str]]] = None,
             pairs: Optional[list[str]] = None, resamples: int = 1000, seed: int = 0,
             confidence: float = 0.95) -> dict:
-    """Paired differences (macro, ``a - b`` on the problems both have) for every pair of labels and of seed groups,
-    plus each seed group's mean over seeds with an interval over seeds and problems.
+    """Differences (macro, ``a - b`` on the problems both have) for every pair of labels and of seed groups, each
+    from ``compare_arms`` (a t interval over seeds and problems; labels: one seed each), plus each seed group's mean
+    over seeds with an interval (``summarize_metrics``). ``pairing`` says per group pair whether seeds were paired
+    (``seed_pairing``) and which.
 
     ``pairs`` (e.g. ``["tandem - grpo", "grpo - initial"]``): only these differences, in this direction, between
     labels or between seed groups (a seed group may hold one label, e.g. ``{"initial": ["initial"]}``); the demo
     uses it so that seeds are never compared with seeds nor arms across settings. ``None``: every pair."""
     opts = dict(resamples=resamples, seed=seed, confidence=confidence)
-    out: dict = {"pairs": {}, "groups": {}, "group_pairs": {}}
-    wanted = None if pairs is None else [tuple(x.strip() for x in p.split(" - ", 1)) for p in pairs]
-    if wanted is not None and any(len(w) != 2 or not all(w) for w in wanted):
-        raise ValueError(f"eval.pairs: {pairs!r}; each entry must read 'A - B'")
+    out: dict = {"pairs": {}, "groups": {}, "group_pairs": {}, "pairing": {}}
+    wanted = _wanted_pairs(pairs)
     label_pairs = (itertools.combinations(metrics_by_label, 2) if wanted is None
                    else [(a, b) for a, b in wanted if a in metrics_by_label and b in metrics_by_label])
     for a, b in label_pairs:
         shared = [m for m in metrics_by_label[a] if m in metrics_by_label[b]]
-        out["pairs"][f"{a} - {b}"] = {
-            m: bootstrap([[metrics_by_label[a][m]], [metrics_by_label[b][m]]], np.subtract, **opts).to_dict()
-            for m in shared}
+        out["pairs"][f"{a} - {b}"] = {m: compare_arms([metrics_by_label[a][m]], [metrics_by_label[b][m]],
+                                                      confidence=confidence).to_dict() for m in shared}
     arms = {}
     for g, labels in (groups or {}).items():
         missing = [lab for lab in labels if lab not in metrics_by_label]
@@ -275,7 +321,9 @@ def compare(metrics_by_label: dict[str, dict[str, Metric]], *, groups: Optional[
     group_pairs = (itertools.combinations(arms, 2) if wanted is None
                    else [(a, b) for a, b in wanted if a in arms and b in arms])
     for a, b in group_pairs:
-        shared = [m for m in arms[a] if m in arms[b]]
+        pairing = seed_pairing(groups[a], groups[b])
+        out["pairing"][f"{a} - {b}"] = pairing
         out["group_pairs"][f"{a} - {b}"] = {
-            m: bootstrap([arms[a][m], arms[b][m]], np.subtract, **opts).to_dict() for m in shared}
+            m: compare_arms(arms[a][m], arms[b][m], paired=pairing["paired"], confidence=confidence).to_dict()
+            for m in arms[a] if m in arms[b]}
     return out

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from tandem_rl.report import cost, figures, human, tables, tradeoff, transcripts, verdict
 from tandem_rl.report.sources import Sources, load_sources
+from tandem_rl.world.breakdown import size_view
 
 CSS = """
 body { font-family: sans-serif; margin: 2em auto; max-width: 1200px; color: #222; }
@@ -74,7 +75,9 @@ def render_page(src: Sources, *, k: int | None = None, max_transcripts: int = 6)
              f"<p class=\"note\">Sources: "
              f"{html.escape(', '.join(str(e.path) for e in src.evals) or 'no evaluations')}; "
              f"{html.escape(', '.join(str(r.path) for r in src.runs) or 'no training runs')}. "
-             "Intervals: 95% percentile bootstrap over problems (arms with seeds: over seeds and problems). "
+             "Intervals: a single label's are 95% percentile bootstrap over problems; an arm pooled over seeds and "
+             "every difference have a 95% t interval over seeds and problems, seed by seed where the arms share "
+             "their training seeds (docs/evaluation.md \"Statistics\"). "
              f"Accuracies are pass@{k} throughout; the pass@k curves show the other k.</p>"]
     for ev in src.evals:
         parts.append(_results_html(ev, k))
@@ -123,11 +126,22 @@ def _arm_rows(ev) -> dict[str, dict]:
     return rows
 
 
+def _per_seed(ev) -> dict[str, dict[str, dict]]:
+    """Row name (as ``_arm_rows`` names it) -> {label: metrics} of each pooled arm's seeds."""
+    out = {}
+    for g, entry in ev.comparison.get("groups", {}).items():
+        seeds = entry.get("seeds", [])
+        if len(seeds) > 1:
+            out[f"{g} (pooled over {len(seeds)} seeds)"] = {lab: ev.summaries.get(lab, {}).get("metrics", {})
+                                                           for lab in seeds}
+    return out
+
+
 def _results_html(ev, k: int) -> str:
-    """Arm-level table (pooled over seeds), the paired differences of arms, then per-seed rows and per-benchmark
-    values in a collapsed section."""
+    """Arm-level table (pooled over seeds, each arm's seeds collapsed under it), the differences of arms (seeds
+    paired or not), accuracy on the problem sizes the world can teach, then per-benchmark values collapsed."""
     groups = ev.comparison.get("groups", {})
-    body = tables.comparison_table(_arm_rows(ev), k)
+    body = tables.comparison_table(_arm_rows(ev), k, per_seed=_per_seed(ev))
     disp = ev.comparison.get("displacement")
     if disp and disp.get("metrics"):
         est = disp["metrics"]["displacement_share"]["macro"]
@@ -138,16 +152,38 @@ def _results_html(ev, k: int) -> str:
                  f"{tables.fmt(est, col)} % (macro over benchmarks; {disp['positions']} positions read).</p>")
     # with seed groups only differences of arms (never seed against seed); else of labels
     pairs = ev.comparison.get("group_pairs", {}) if groups else ev.comparison.get("pairs", {})
-    body += _section_small("Paired differences (row a minus row b, same problems)",
-                           tables.differences_table(pairs, k))
-    hidden = ""
-    if groups:
-        hidden += _section_small("Each seed", tables.comparison_table(
-            {label: s.get("metrics", {}) for label, s in ev.summaries.items()}, k))
-    hidden += _section_small("Per benchmark", tables.benchmark_table(ev.summaries, k))
+    body += _section_small("Differences (row a minus row b, same problems; hover a cell for what it could detect)",
+                           tables.differences_table(pairs, k, ev.comparison.get("pairing")))
+    body += _size_view_html(ev, k)
+    hidden = _section_small("Per benchmark", tables.benchmark_table(ev.summaries, k))
     if hidden:
-        body += f"<details><summary>Per-seed rows and per-benchmark values</summary>{hidden}</details>"
+        body += f"<details><summary>Per-benchmark values</summary>{hidden}</details>"
     return _section(f"Results: {_setting_name(ev)}", body)
+
+
+def _size_view_html(ev, k: int) -> str:
+    """Solo accuracy on the problems with at most 3 operations (world problem files carry their sizes), with the
+    ceiling they put on the overall accuracy; nothing for problems without sizes."""
+    try:
+        view = size_view(ev.path, ev.comparison)
+    except (OSError, ValueError):  # problem files gone or changed since the evaluation: no view, the rest stands
+        return ""
+    if not view:
+        return ""
+    kk = max(1, min(k, len(next(iter(view["arms"].values()))["value"]))) if view["arms"] else k
+    col = tables.Column("solo_pass@k", f"solo pass@{kk}", kk - 1)
+    rows = "".join(f"<tr><th>{html.escape(arm)}</th><td>{tables.fmt(est, col)}</td><td>"
+                   + html.escape(", ".join(f"{lab} {v[kk - 1] * 100:.1f}" for lab, v in view["seeds"][arm].items()))
+                   + "</td></tr>" for arm, est in view["arms"].items())
+    diffs = "".join(f"<tr><th>{html.escape(name)}{' (seeds paired)' if view['pairing'][name]['paired'] else ''}"
+                    f"</th><td>{tables.fmt(est, col, signed=True)}</td><td>could detect "
+                    f"±{est['mdd'][kk - 1] * 100:.1f}</td></tr>" for name, est in view["pairs"].items())
+    note = (f'<p class="note">Solo pass@{kk} on the {view["problems"]} of {view["of"]} evaluated problems with at '
+            f"most {view['max_ops']} operations (larger ones do not fit the demo's 32-token budget and no arm learns "
+            f"them): the overall accuracy cannot exceed {view['ceiling']:.2f}. Intervals as above.</p>")
+    return _section_small(f"Accuracy on the problem sizes the world can teach (at most {view['max_ops']} "
+                          "operations)", note + f'<table class="results"><tr><th></th><th>{html.escape(col.title)}'
+                          f"</th><th>per seed</th></tr>{rows}{diffs}</table>")
 
 
 def _anatomy_html(ev) -> str:

@@ -1,8 +1,9 @@
 """HTML tables: the Table-2-style comparison, paired differences, and per-benchmark pass@k.
 
-Cells read ``value [low, high]`` (95% percentile bootstrap over problems, or over seeds and problems for a seed
-group). Rates are shown in percent, cross-entropy and KL in nats per token. A difference whose interval excludes 0
-is shown in bold.
+Cells read ``value [low, high]``: a single label's 95% percentile bootstrap over problems; a seed group's mean over
+seeds and every difference, a 95% t interval over seeds and problems (``eval/bootstrap.py``). Rates are shown in
+percent, cross-entropy and KL in nats per token. A difference whose interval excludes 0 is shown in bold; its
+tooltip holds what the design could detect (80% power) and whether seeds were paired.
 
     columns_for(metrics_by_row, k=4)  # -> [Column("solo_pass@k", "solo pass@4", index=3, percent=True), ...]
 """
@@ -78,19 +79,43 @@ def fmt(est: Optional[dict], col: Column, *, signed: bool = False) -> str:
     return body
 
 
-def comparison_table(rows: dict[str, dict], k: int) -> str:
-    """``rows``: row name -> ``metrics`` mapping of a summary (or of a seed group)."""
+def comparison_table(rows: dict[str, dict], k: int, per_seed: Optional[dict[str, dict[str, dict]]] = None) -> str:
+    """``rows``: row name -> ``metrics`` mapping of a summary (or of a seed group). ``per_seed``: row name ->
+    {label: metrics} of the seeds pooled in that row, shown under it in a collapsed ``<details>``."""
     cols = columns_for(rows, k)
     head = "".join(f'<th title="{html.escape(c.help)}">{html.escape(c.title)}</th>' for c in cols)
     body = ""
     for name, metrics in rows.items():
-        cells = "".join(f"<td>{fmt(metrics.get(c.metric, {}).get('macro'), c)}</td>" for c in cols)
-        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+        body += f"<tr><th>{html.escape(name)}</th>{_cells(metrics, cols)}</tr>"
+        seeds = (per_seed or {}).get(name)
+        if seeds:
+            inner = "".join(f'<tr class="seed"><th>{html.escape(label)}</th>{_cells(m, cols)}</tr>'
+                            for label, m in seeds.items())
+            body += (f'<tr class="seeds"><td colspan="{len(cols) + 1}"><details><summary>{html.escape(name)}: '
+                     f"each seed ({html.escape(', '.join(seeds))})</summary><table class=\"results\">"
+                     f"<tr><th></th>{head}</tr>{inner}</table></details></td></tr>")
     return f'<table class="results"><tr><th></th>{head}</tr>{body}</table>'
 
 
-def differences_table(pairs: dict[str, dict], k: int) -> str:
-    """``pairs``: 'a - b' -> {metric: estimate}; bold where the interval excludes zero."""
+def _cells(metrics: dict, cols: list[Column]) -> str:
+    return "".join(f"<td>{fmt(metrics.get(c.metric, {}).get('macro'), c)}</td>" for c in cols)
+
+
+def _detect_title(est: Optional[dict], col: Column) -> str:
+    """'could detect ±X (80% power); 3 seeds paired' for a difference that carries ``mdd``."""
+    mdd = _pick(est.get("mdd"), col.index) if est else None
+    if mdd is None:
+        return ""
+    scale, digits = (100.0, 1) if col.percent else (1.0, 3)
+    n = est.get("n_seeds") or []
+    seeds = ("1 seed: no seed variance" if max(n, default=1) <= 1 else
+             f"{'x'.join(map(str, n))} seeds, {'paired' if est.get('seeds_paired') else 'unpaired'}")
+    return f' title="could detect ±{mdd * scale:.{digits}f} (80% power); {seeds}"'
+
+
+def differences_table(pairs: dict[str, dict], k: int, pairing: Optional[dict] = None) -> str:
+    """``pairs``: 'a - b' -> {metric: estimate}; bold where the interval excludes zero. ``pairing`` (comparison.json):
+    each row says whether its seeds were paired."""
     if not pairs:
         return ""
     cols = columns_for({n: {m: {"macro": e} for m, e in d.items()} for n, d in pairs.items()}, k)
@@ -103,8 +128,10 @@ def differences_table(pairs: dict[str, dict], k: int) -> str:
             lo, hi = (_pick(est.get(x), c.index) if est else None for x in ("low", "high"))
             strong = lo is not None and hi is not None and (lo > 0 or hi < 0)
             text = fmt(est, c, signed=True)
-            cells += f"<td>{'<b>' + text + '</b>' if strong else text}</td>"
-        body += f"<tr><th>{html.escape(name)}</th>{cells}</tr>"
+            cells += f"<td{_detect_title(est, c)}>{'<b>' + text + '</b>' if strong else text}</td>"
+        how = (pairing or {}).get(name)
+        tag = "" if how is None else (" (seeds paired)" if how.get("paired") else " (seeds unpaired)")
+        body += f"<tr><th>{html.escape(name + tag)}</th>{cells}</tr>"
     return f'<table class="results"><tr><th>difference</th>{head}</tr>{body}</table>'
 
 

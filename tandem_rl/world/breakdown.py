@@ -10,6 +10,14 @@ and schedule (``solo``, ``handoff_paragraph``, ...)::
 
 ``notation`` counts responses by ``problems.notation_of`` (plain, jargon, terse, mixed, none). Seeds pooled by
 label prefix ``<arm>_s<seed>`` -> ``<arm>`` (plain means over samples; intervals are the evaluation's job).
+
+``size_view`` is the accuracy on the problem sizes the world can teach: solo pass@k on the problems with at most
+``max_ops`` operations (4-operation solutions do not fit the demo's 32-token budget, so no arm learns them), with the
+evaluation's intervals (seed groups: t over seeds and problems; differences paired by seed where the arms share
+them) and the ceiling those problems put on the overall accuracy::
+
+    view = size_view("runs/demo/eval/west", comparison)     # comparison.json of that folder
+    view["ceiling"], view["arms"]["grpo"]["value"][0]          # e.g. 0.53 and GRPO's pass@1 on 2-3 operations
 """
 
 from __future__ import annotations
@@ -19,6 +27,9 @@ import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
+from tandem_rl.eval.bootstrap import arm_estimate, bootstrap, compare_arms
+from tandem_rl.eval.records import SampleRecord, read_jsonl
+from tandem_rl.eval.summary import label_metrics, seed_pairing
 from tandem_rl.world.assets import problems_file
 from tandem_rl.world.problems import notation_of
 
@@ -103,3 +114,57 @@ def format_breakdown(rows: dict) -> str:
                          + "".join(f"{r['notation'][name]:>8.3f}" for name in NOTATION_NAMES))
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
+
+
+def problem_sizes(eval_dir, problem_files=None) -> dict[str, int]:
+    """Problem id -> number of operations, for the problem files the evaluation read (rows with ``n_ops``)."""
+    rows = _rows_by_id(problem_files or _benchmark_files(Path(eval_dir)))
+    return {pid: int(row["n_ops"]) for pid, row in rows.items() if "n_ops" in row}
+
+
+def _view_arms(comparison: dict, labels: list[str]) -> tuple[dict[str, list[str]], list[tuple[str, str]]]:
+    """Arms (seed groups, else labels) and the differences the evaluation computed between them."""
+    groups = {g: e.get("seeds", []) for g, e in comparison.get("groups", {}).items()}
+    if groups:
+        return groups, [tuple(p.split(" - ", 1)) for p in comparison.get("group_pairs", {})]
+    return {lab: [lab] for lab in labels}, [tuple(p.split(" - ", 1)) for p in comparison.get("pairs", {})]
+
+
+def size_view(eval_dir, comparison: dict, *, max_ops: int = 3, problem_files=None, confidence: float = 0.95,
+              resamples: int = 1000, seed: int = 0) -> dict | None:
+    """Solo pass@k on the problems with at most ``max_ops`` operations: ``{"max_ops", "problems", "of", "ceiling",
+    "arms": {arm: est}, "seeds": {arm: {label: pass@k}}, "pairs": {"a - b": est}, "pairing": {...}}``; None when
+    the evaluated problems carry no sizes or none is that small."""
+    eval_dir = Path(eval_dir)
+    sizes = problem_sizes(eval_dir, problem_files)
+    labels = sorted(p.parent.name for p in eval_dir.glob("*/samples.jsonl"))
+    metrics = {}
+    for label in labels:
+        m = label_metrics(read_jsonl(eval_dir / label / "samples.jsonl", SampleRecord), where=label)
+        if "solo_pass@k" in m:
+            metrics[label] = m["solo_pass@k"]
+    if not metrics or not sizes:
+        return None
+    first = next(iter(metrics.values()))
+    keep = {b: [p for p in ids if sizes.get(p.split(":", 1)[-1], max_ops + 1) <= max_ops]
+            for b, ids in first.ids.items()}
+    n_in, n_all = sum(map(len, keep.values())), sum(map(len, first.ids.values()))
+    if n_in == 0:
+        return None
+    view = {lab: m.reindex(keep) for lab, m in metrics.items()}
+    arms, pairs = _view_arms(comparison, list(view))
+    out = {"max_ops": max_ops, "problems": n_in, "of": n_all, "ceiling": n_in / n_all, "arms": {}, "seeds": {},
+           "pairs": {}, "pairing": {}}
+    for arm, seeds in arms.items():
+        if all(lab in view for lab in seeds) and seeds:
+            ms = [view[lab] for lab in seeds]
+            out["arms"][arm] = (arm_estimate(ms, confidence=confidence) if len(ms) > 1 else
+                                bootstrap([ms], resamples=resamples, seed=seed, confidence=confidence)).to_dict()
+            out["seeds"][arm] = {lab: m.macro_value().tolist() for lab, m in zip(seeds, ms)}
+    for a, b in pairs:
+        if a in out["arms"] and b in out["arms"]:
+            pairing = seed_pairing(arms[a], arms[b])
+            out["pairing"][f"{a} - {b}"] = pairing
+            out["pairs"][f"{a} - {b}"] = compare_arms([view[x] for x in arms[a]], [view[x] for x in arms[b]],
+                                                      paired=pairing["paired"], confidence=confidence).to_dict()
+    return out

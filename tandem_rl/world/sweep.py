@@ -233,7 +233,7 @@ def run(args) -> int:
     result = run_sweep(grid, out, seeds=range(args.seed, args.seed + n_seeds), overrides=overrides,
                        base=spec.get("base"), jobs=args.jobs)
     k = demo_config(overrides, spec.get("base")).eval.report_k  # the report's k (pass@1 for the demo's settings)
-    text = format_summary(result["eval"], k=k)
+    text = format_summary(result["eval"], k=k, out=out / "eval")
     text += f"\nwall time: {time.time() - t0:.0f} s; report: {out / 'report.html'}\n"
     (out / "summary.txt").write_text(text)
     print(text)
