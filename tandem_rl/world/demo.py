@@ -27,7 +27,10 @@ import time
 from pathlib import Path
 
 from tandem_rl.config import load_config
+from tandem_rl.errors import UserError
+from tandem_rl.eval.records import SAMPLES_FILE, SUMMARY_FILE
 from tandem_rl.world.assets import resolve
+from tandem_rl.world.demo_progress import EVAL_COST, DemoProgress, Part
 from tandem_rl.world.problems import INSTRUCTION
 
 # arm -> training overrides: vanilla GRPO is the solo schedule; tandem_self pairs the senior with a frozen copy of
@@ -52,7 +55,7 @@ DEMO_SETTINGS = {
     "grpo": {"group_size": 8, "clip_eps_low": 0.2, "clip_eps_high": 0.2, "loss_agg": "token-mean", "beta": 0.0},
     "train": {"output_dir": "runs/demo/run", "steps": 80, "prompts_per_step": 16, "mini_batches": 2, "lr": 1.0e-4,
               "grad_clip": 1.0, "save_every": 0, "keep_last": 1, "dump_rollouts_every": 10, "loggers": ["jsonl"],
-              "seed": 0},
+              "seed": 0, "stop_on_collapse": True},
     # the paper's evaluation decoding (T 0.7, top_p 0.8, top_k 20)
     "eval": {"benchmarks": ["world:test"], "limit": 100, "n_samples": 4, "temperature": 0.7, "top_p": 0.8,
              "top_k": 20, "max_new_tokens": 32, "handoff_schedules": ["paragraph", "word"],
@@ -95,8 +98,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="A smoke run under 3 minutes (1 seed, 12 steps, 24 eval problems).")
     parser.add_argument("--seeds", type=int, default=None,
-                        help=f"Seeds per arm (default {DEFAULT_SEEDS}, 1 with --quick); intervals resample seeds "
-                             "and problems.")
+                        help=f"Seeds per arm (default {DEFAULT_SEEDS}, 1 with --quick); arms share seeds, so "
+                             "differences are paired on seeds and problems (docs/evaluation.md). Claims need 5.")
     parser.add_argument("--seed", type=int, default=0, help="First seed (default 0).")
     parser.add_argument("--threads", type=int, default=2, help="torch threads for evaluation (default 2).")
     parser.add_argument("--jobs", type=int, default=2, help="Arms trained (and settings evaluated) at once, one process each "
@@ -116,7 +119,7 @@ def run(args) -> int:
     t0 = time.time()
     cfg = demo_config(overrides, args.config)
     summary = run_demo(cfg, out, seeds=range(args.seed, args.seed + n_seeds), jobs=args.jobs)
-    text = format_summary(summary, k=cfg.eval.report_k)
+    text = format_summary(summary, k=cfg.eval.report_k, out=out)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     text += (f"\nwall time: {time.time() - t0:.0f} s for {n_seeds} seed(s) x {len(ARMS)} arms, {args.jobs} job(s) "
              f"(load average at the end {load:.1f}); report: {out / 'report.html'}\n")
@@ -131,10 +134,15 @@ def _train_arm(job) -> str:
 
     from tandem_rl.train.loop import train  # torch: imported when needed (a quick --help)
 
+    from tandem_rl.train.health import Collapsed
+
     run_cfg, resume, progress, threads = job
     if threads:
         torch.set_num_threads(threads)
-    return str(train(run_cfg, resume=resume, progress=progress))
+    try:
+        return str(train(run_cfg, resume=resume, progress=progress))
+    except Collapsed as err:  # name the arm: the demo runs several (train.stop_on_collapse is on in the demo)
+        raise UserError(f"{run_cfg.train.output_dir}: {err}") from None
 
 
 def arm_config(cfg, arm: str, seed: int, out: Path):
@@ -163,7 +171,7 @@ def _evaluate_setting(job) -> dict:
     cfg, seniors, junior, base, out_dir, progress, threads = job
     if threads:
         torch.set_num_threads(threads)
-    return evaluate(cfg, seniors, junior=junior, base=base, output_dir=out_dir, progress=progress)
+    return evaluate(cfg, seniors, junior=junior, base=base, output_dir=out_dir, progress=progress, reuse=True)
 
 
 def run_demo(cfg, out: Path, *, seeds=range(1), jobs: int = 2, progress: bool = True) -> dict:
@@ -171,18 +179,16 @@ def run_demo(cfg, out: Path, *, seeds=range(1), jobs: int = 2, progress: bool = 
 
     Returns ``{"settings": {name: evaluate()'s result}}``. ``jobs=2`` trains two arms at once, one process and one
     torch thread each (on 2 cores this beats one process with 2 threads: these models are too small to split across
-    threads), and evaluates the two settings at once the same way.
+    threads), and evaluates the two settings at once the same way. One bar with an estimate of the time left covers
+    the whole demo (``world/demo_progress.py``). A rerun into the same ``out`` resumes unfinished arms and reuses
+    finished ones and their evaluations (``_drop_stale_evaluations`` says when an evaluation is not reused).
     """
-    import dataclasses
-    import multiprocessing as mp
-
     from tandem_rl.report.page import build_report
     from tandem_rl.report.verdict import SETTINGS
     from tandem_rl.train.checkpoint import latest_marker
 
     out = Path(out)
-    seeds = list(seeds)
-    seniors, groups, run_dirs, batch = {"initial": cfg.model.senior}, {arm: [] for arm in ARMS}, [], []
+    seniors, groups, batch = {"initial": cfg.model.senior}, {arm: [] for arm in ARMS}, []
     for seed in seeds:
         for arm in ARMS:
             run_cfg = arm_config(cfg, arm, seed, out)
@@ -192,43 +198,93 @@ def run_demo(cfg, out: Path, *, seeds=range(1), jobs: int = 2, progress: bool = 
                 print(f"[demo] {label}: rollout.schedule={run_cfg.rollout.schedule}, junior="
                       f"{run_cfg.model.junior or 'frozen self copy'}, {run_cfg.train.steps} steps"
                       + (" (resuming)" if resume else ""), flush=True)
-            batch.append((label, arm, (run_cfg, resume, progress, 1 if jobs > 1 else 0)))
-    if jobs > 1:  # the longest arms first (self-paired, then the world junior, then GRPO): the workers end together
-        order = sorted(range(len(batch)), key=lambda i: -ARM_COST[batch[i][1]])
-        jobs_in_order = [batch[i][2] for i in order]
-        jobs_in_order = [(c, r, progress and n == 0, t) for n, (c, r, _, t) in enumerate(jobs_in_order)]
-        with mp.get_context("spawn").Pool(min(jobs, len(batch))) as pool:
-            done = pool.map(_train_arm, jobs_in_order, chunksize=1)
-            pool.close()  # let the workers exit on their own (no terminate(): no leaked semaphores at exit)
-            pool.join()
-        dirs = [done[order.index(i)] for i in range(len(batch))]
-    else:
-        dirs = [_train_arm((c, r, progress, 0)) for *_, (c, r, _, _) in batch]
-    for (label, arm, _), run_dir in zip(batch, dirs):
-        run_dirs.append(run_dir)
-        seniors[label] = run_dir
-        groups[arm].append(label)
+            batch.append((label, arm, run_cfg, resume))
+            seniors[label] = run_cfg.train.output_dir
+            groups[arm].append(label)
+    eval_jobs = _evaluation_jobs(cfg, seniors, groups, out, SETTINGS, jobs)
+    parts = ([Part(Path(c.train.output_dir) / "metrics.jsonl", ARM_COST[arm], c.train.steps) for _, arm, c, _ in batch]
+             + [Part(out / "eval" / s.name / label / SUMMARY_FILE, EVAL_COST[s.partner])
+                for s in SETTINGS for label in seniors])
+    with DemoProgress(parts, enabled=progress):
+        _train_arms(batch, jobs)
+        if progress:
+            print(f"[demo] evaluating {', '.join(seniors)} with each partner ("
+                  + "; ".join(f"{s.name}: {job[2]}" for s, job in zip(SETTINGS, eval_jobs)) + ")", flush=True)
+        results = _run_pool(_evaluate_setting, eval_jobs, jobs)
+    build_report([str(out / "eval" / s.name) for s in SETTINGS] + [c.train.output_dir for _, _, c, _ in batch],
+                 out=out / "report.html", k=cfg.eval.report_k)
+    return {"settings": {s.name: r for s, r in zip(SETTINGS, results)}}
+
+
+def _train_arms(batch, jobs: int) -> None:
+    """Train every arm; with ``jobs`` > 1 the longest arms first (self-paired, then the world junior, then GRPO), so
+    that the workers end together. Per-arm bars stay off: the demo's one bar reads their metrics instead."""
+    order = sorted(batch, key=lambda b: -ARM_COST[b[1]]) if jobs > 1 else batch
+    _run_pool(_train_arm, [(c, resume, False, 1 if jobs > 1 else 0) for _, _, c, resume in order], jobs)
+
+
+def _evaluation_jobs(cfg, seniors: dict, groups: dict, out: Path, settings, jobs: int) -> list[tuple]:
+    """One ``_evaluate_setting`` job per setting: every senior with that setting's partner."""
+    import dataclasses
+
     partners = {"base": cfg.model.senior, "junior": cfg.model.junior}
-    jobs_eval = []
-    for setting in SETTINGS:
+    out_jobs = []
+    for setting in settings:
         ec = dataclasses.replace(cfg.eval, setting=setting.name, pairs=setting_pairs(setting),
                                  seed_groups={"initial": ["initial"], **groups},
                                  metrics=PARTNER_METRICS[setting.partner])
-        jobs_eval.append((dataclasses.replace(cfg, eval=ec), seniors, partners[setting.partner], cfg.model.senior,
-                          out / "eval" / setting.name, progress and not jobs_eval, 1 if jobs > 1 else 0))
-        if progress:
-            print(f"[demo] evaluating {', '.join(seniors)} in the {setting.name} setting (partner: "
-                  f"{partners[setting.partner]})", flush=True)
-    if jobs > 1:
-        with mp.get_context("spawn").Pool(min(jobs, len(jobs_eval))) as pool:
-            results = pool.map(_evaluate_setting, jobs_eval, chunksize=1)
-            pool.close()
-            pool.join()
-    else:
-        results = [_evaluate_setting(job) for job in jobs_eval]
-    build_report([str(out / "eval" / s.name) for s in SETTINGS] + run_dirs, out=out / "report.html",
-                 k=cfg.eval.report_k)
-    return {"settings": {s.name: r for s, r in zip(SETTINGS, results)}}
+        setting_cfg = dataclasses.replace(cfg, eval=ec)
+        _drop_stale_evaluations(setting_cfg, seniors, out / "eval" / setting.name)
+        out_jobs.append((setting_cfg, seniors, partners[setting.partner], cfg.model.senior,
+                         out / "eval" / setting.name, False, 1 if jobs > 1 else 0))
+    return out_jobs
+
+
+def _drop_stale_evaluations(cfg, seniors: dict, folder: Path) -> None:
+    """Before a rerun reuses an evaluation folder: drop it whole when it was written under another config, and drop
+    a senior's records when its checkpoint is newer than they are (the arm trained on), so nothing stale is read."""
+    import shutil
+
+    from tandem_rl.config_io import save_config
+    from tandem_rl.train.checkpoint import latest_marker
+
+    saved = folder / "eval_config.yaml"
+    if saved.is_file():
+        fresh = folder / ".eval_config.now.yaml"
+        save_config(cfg, fresh)
+        same = _records_config(fresh) == _records_config(saved)
+        fresh.unlink()
+        if not same:
+            shutil.rmtree(folder)
+            return
+    for label, path in seniors.items():
+        samples, marker = folder / label / SAMPLES_FILE, latest_marker(path)
+        if samples.is_file() and marker.exists() and marker.stat().st_mtime > samples.stat().st_mtime:
+            shutil.rmtree(folder / label)
+
+
+def _records_config(path: Path) -> dict:
+    """A saved evaluation config without the fields that only group records (seed groups, pairs): a rerun with
+    more seeds reuses the records of the seeds it already has."""
+    import yaml
+
+    saved = yaml.safe_load(path.read_text()) or {}
+    for key in ("seed_groups", "pairs"):
+        saved.get("eval", {}).pop(key, None)
+    return saved
+
+
+def _run_pool(fn, job_list: list, jobs: int) -> list:
+    """``fn`` over ``job_list`` in ``jobs`` spawned processes (in order, results in order), or here for jobs=1."""
+    import multiprocessing as mp
+
+    if jobs <= 1 or len(job_list) <= 1:
+        return [fn(job) for job in job_list]
+    with mp.get_context("spawn").Pool(min(jobs, len(job_list))) as pool:
+        results = pool.map(fn, job_list, chunksize=1)
+        pool.close()  # let the workers exit on their own (no terminate(): no leaked semaphores at exit)
+        pool.join()
+    return results
 
 
 ROWS = [  # (column title, metric name in summary.json)
@@ -244,19 +300,21 @@ ROWS = [  # (column title, metric name in summary.json)
 ]
 
 
-def _cell(metric, k: int = 1) -> str:
-    """``{"macro": {"value": v, "low": lo, "high": hi}}`` (pass@k metrics hold lists over k: take pass@``k``)."""
+def _pick_k(x, k: int):
+    """pass@``k`` of a list over k (clamped), a scalar as it is."""
+    return (x[min(k, len(x)) - 1] if x else None) if isinstance(x, list) else x
+
+
+def _cell(metric, k: int = 1, interval: bool = True) -> str:
+    """``{"macro": {"value": v, "low": lo, "high": hi}}`` (pass@k metrics hold lists over k: take pass@``k``);
+    ``interval=False``: the value alone (a seed's row under its pooled arm)."""
     macro = metric.get("macro", metric) if isinstance(metric, dict) else None
     if not isinstance(macro, dict):
         return "-"
-
-    def pick(x):
-        return (x[min(k, len(x)) - 1] if x else None) if isinstance(x, list) else x
-
-    v, lo, hi = (pick(macro.get(key)) for key in ("value", "low", "high"))
+    v, lo, hi = (_pick_k(macro.get(key), k) for key in ("value", "low", "high"))
     if not isinstance(v, (int, float)) or v != v:
         return "-"
-    if isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
+    if interval and isinstance(lo, (int, float)) and isinstance(hi, (int, float)):
         return f"{v:.2f} [{lo:.2f},{hi:.2f}]"
     return f"{v:.3f}"
 
@@ -275,23 +333,64 @@ def arm_rows(result: dict) -> dict[str, dict]:
     return rows
 
 
-def format_summary(result: dict, k: int = 1) -> str:
+def seed_rows(result: dict) -> dict[str, dict[str, dict]]:
+    """Row name (as ``arm_rows``) -> {label: metrics} of the seeds pooled in that row (groups of 2+ seeds)."""
+    labels = result.get("labels", {})
+    out = {}
+    for g, entry in result.get("comparison", {}).get("groups", {}).items():
+        seeds = entry.get("seeds", [])
+        if len(seeds) > 1:
+            out[f"{g} ({len(seeds)} seeds)"] = {lab: labels.get(lab, {}).get("metrics", {}) for lab in seeds}
+    return out
+
+
+def size_view_text(view: dict | None, k: int = 1) -> str:
+    """The accuracy on the problem sizes the world can teach (``breakdown.size_view``) as a few terminal lines: each
+    arm with its interval and per-seed values, each difference with what it could detect."""
+    if not view or not view["arms"]:
+        return ""
+    lines = [f"solo pass@{k} on the {view['problems']} of {view['of']} problems with at most {view['max_ops']} "
+             f"operations (larger ones are not learned within the budget; the overall accuracy cannot exceed "
+             f"{view['ceiling']:.2f}):"]
+    for arm, est in view["arms"].items():
+        seeds = view["seeds"].get(arm, {})
+        per = f" (per seed {', '.join(f'{lab} {_pick_k(v, k):.2f}' for lab, v in seeds.items())})" \
+            if len(seeds) > 1 else ""
+        lines.append(f"  {arm:<20}{_cell(est, k)}{per}")
+    for name, est in view["pairs"].items():
+        how = "seeds paired" if view["pairing"][name]["paired"] else "seeds unpaired"
+        lines.append(f"  {name:<20}{_cell(est, k)} could detect ±{_pick_k(est['mdd'], k):.2f} ({how})")
+    return "\n".join(lines)
+
+
+def format_summary(result: dict, k: int = 1, out: Path | str | None = None) -> str:
     """The verdict (each claim of each setting), then per setting a plain-text table of the arms pooled over seeds
-    (pass@``k``, the report's primary k). ``result``: ``run_demo``'s, or one ``evaluate()`` result."""
+    (pass@``k``, the report's primary k), each pooled arm's seeds on the lines under it, and, with ``out`` (the
+    demo's output folder, or the evaluation folder of a single ``evaluate()`` result), the accuracy on the problem
+    sizes the world can teach. ``result``: ``run_demo``'s, or one ``evaluate()`` result."""
     from tandem_rl.report.sources import EvalFolder
     from tandem_rl.report.verdict import SETTINGS, verdict_lines, verdict_text
+    from tandem_rl.world.breakdown import size_view
 
     settings = result["settings"] if "settings" in result else {"": result}
     evals = [EvalFolder(Path(name or "."), r.get("labels", {}), r.get("comparison", {}))
              for name, r in settings.items()]
     verdict = verdict_text(verdict_lines(evals, k), k)
-    blocks = [f"VERDICT (paired differences over seeds and problems, 95% intervals)\n{verdict}"] if verdict else []
+    blocks = [f"VERDICT (differences over seeds and problems, 95% t intervals; 'could detect' = the difference "
+              f"found with 80% power)\n{verdict}"] if verdict else []
     for name, r in settings.items():
         setting = next((s for s in SETTINGS if s.name == name), None)
         head = f"{'model':<22}" + "".join(f"{title:>21}" for title, _ in ROWS)
         lines = ([f"{setting.title}; partner: {setting.partner_text} (pass@{k})"] if setting else []) + \
             [head, "-" * len(head)]
+        per_seed = seed_rows(r)
         for label, metrics in arm_rows(r).items():
             lines.append(f"{label:<22}" + "".join(f"{_cell(metrics.get(m), k):>21}" for _, m in ROWS))
+            for seed_label, m in per_seed.get(label, {}).items():
+                lines.append(f"  {seed_label:<20}" + "".join(f"{_cell(m.get(x), k, False):>21}" for _, x in ROWS))
+        if out is not None:
+            folder = Path(out) / "eval" / name if name else Path(out)
+            view = size_view_text(size_view(folder, r.get("comparison", {})), k) if folder.is_dir() else ""
+            lines += [view] if view else []
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
