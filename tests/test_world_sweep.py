@@ -51,7 +51,7 @@ def test_sweep_summary_uses_the_reports_k_not_the_seed_count(tmp_path, monkeypat
 
     seen = {}
     monkeypatch.setattr(sweep, "run_sweep", lambda *a, **kw: {"eval": {}})
-    monkeypatch.setattr(sweep, "format_summary", lambda result, k: seen.setdefault("k", k) and "VERDICT\n")
+    monkeypatch.setattr(sweep, "format_summary", lambda result, k, out=None: seen.setdefault("k", k) and "VERDICT\n")
     args = argparse.Namespace(threads=1, config=None, grid=["rollout.p=0.5"], seeds=3, seed=0, out=str(tmp_path),
                               quick=False, jobs=1, overrides=[])
     assert sweep.run(args) == 0

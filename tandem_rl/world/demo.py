@@ -356,10 +356,10 @@ def size_view_text(view: dict | None, k: int = 1) -> str:
         seeds = view["seeds"].get(arm, {})
         per = f" (per seed {', '.join(f'{lab} {_pick_k(v, k):.2f}' for lab, v in seeds.items())})" \
             if len(seeds) > 1 else ""
-        lines.append(f"  {arm:<20}{_cell(est, k)}{per}")
+        lines.append(f"  {arm:<24}{_cell(est, k)}{per}")
     for name, est in view["pairs"].items():
         how = "seeds paired" if view["pairing"][name]["paired"] else "seeds unpaired"
-        lines.append(f"  {name:<20}{_cell(est, k)} could detect ±{_pick_k(est['mdd'], k):.2f} ({how})")
+        lines.append(f"  {name:<24}{_cell(est, k)} could detect ±{_pick_k(est['mdd'], k):.2f} ({how})")
     return "\n".join(lines)
 
 

@@ -117,7 +117,8 @@ class DemoProgress:
         if self._thread is not None:
             self._stop.set()
             self._thread.join()
-            self.redraw()
+            self.bar.n = round(self.done(), 1)
+            self.bar.set_postfix_str("done" if exc[0] is None else "stopped", refresh=False)
             self.bar.close()
 
 
