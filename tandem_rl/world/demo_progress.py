@@ -15,6 +15,7 @@ the units left, so it appears after the first finished training step and sharpen
 from __future__ import annotations
 
 import json
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from tqdm.auto import tqdm
 
 # one senior's evaluation, in GRPO-step units, per partner (world/demo.py PARTNER_METRICS): with the world junior
 # the demo also scores legibility and transfer curves. Measured: docs/benchmarks.md "Where the demo's time goes".
-EVAL_COST = {"base": 3.0, "junior": 5.0}
+EVAL_COST = {"base": 3.5, "junior": 5.0}
 
 
 @dataclass(frozen=True)
@@ -72,8 +73,10 @@ def last_step(metrics: Path) -> int:
 class DemoProgress:
     """A context manager: a thread that redraws one bar over ``parts`` every ``interval`` seconds."""
 
-    def __init__(self, parts: list[Part], *, enabled: bool = True, interval: float = 3.0):
-        self.parts, self.interval, self.enabled = parts, interval, enabled
+    def __init__(self, parts: list[Part], *, enabled: bool = True, interval: Optional[float] = None):
+        # a terminal redraws every 3 s; a log file (CI, nohup) gets a line every 30 s instead of a flood
+        self.interval = interval if interval is not None else (3.0 if sys.stderr.isatty() else 30.0)
+        self.parts, self.enabled = parts, enabled
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self.bar = None
