@@ -11,6 +11,10 @@ grader's own rewards, so ``metrics.rollout_metrics`` can count what the guard ze
 ``grpo.solo_mix`` (off by default): the last ``round(solo_mix * G)`` members of every group are rolled out by the
 senior alone, in a second engine call with ``schedule="solo"``. They are ordinary members of the group: they share
 its reward baseline and their senior tokens are trained like any other.
+
+``reward.reject_regex`` (off by default; ``rewards/config.py``): after grading (and the answer guard), a rollout
+whose response text matches the regex gets reward 0; ``results`` keep the grader's own rewards here too, and
+``reject_counts`` says how many rollouts matched and how many rewards that zeroed.
 """
 
 from __future__ import annotations
@@ -37,7 +41,9 @@ class StepRollouts:
     gen_seconds: float
     grade_seconds: float
     credit: list | None = None  # per row, credit per response token (``train/credit.py``); None = all 1
-    credit_counts: dict | None = None  # ``CreditCounts.as_metrics()`` when a step checker is configured
+    # integer metrics of the step, summed over ranks: ``CreditCounts.as_metrics()`` when a step checker is
+    # configured, ``reject_counts`` when reward.reject_regex is set (train/metrics.py adds them to the row)
+    credit_counts: dict | None = None
 
 
 def solo_members(group_size: int, solo_mix: float) -> int:
@@ -110,6 +116,24 @@ def answer_guard(results) -> np.ndarray:
     return np.array([r.reward if r.answer_author == "senior" else 0.0 for r in results], dtype=np.float64)
 
 
+def reject_counts(reward_cfg, texts: list[str], rewards: np.ndarray) -> dict | None:
+    """``reward.reject_regex``: set to 0, in place, the reward of every rollout whose text matches it; returns
+    ``{"reject_regex_matched": rollouts that matched, "reject_regex_zeroed": those of them that had a reward}``,
+    or None when the option is off (then nothing is read or changed, so default runs are untouched).
+
+    >>> from tandem_rl.rewards.config import RewardConfig
+    >>> r = np.array([1.0, 1.0, 0.0])
+    >>> reject_counts(RewardConfig(reject_regex="<<"), [" 2 plus 1 is 3 .", " <<2+1=3>>", " <<2+1=4>>"], r), r
+    ({'reject_regex_matched': 2, 'reject_regex_zeroed': 1}, array([1., 0., 0.]))
+    """
+    if reward_cfg.reject_regex is None:
+        return None
+    hit = np.array(reward_cfg.rejected(texts), dtype=bool)
+    zeroed = int((hit & (rewards > 0)).sum())
+    rewards[hit] = 0.0
+    return {"reject_regex_matched": int(hit.sum()), "reject_regex_zeroed": zeroed}
+
+
 def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: list[str], problem_index: list[int],
             cfg, *, step: int, rollout_cfg, autocast, progress: bool = False,
             group_pos: list[int] | None = None, credit=None) -> StepRollouts:
@@ -149,9 +173,15 @@ def collect(generator, grader, tokenizer, prompt_ids: list[list[int]], golds: li
     results = grader.grade(texts, row_golds, answer_format=cfg.reward.answer_format, char_authors=authors)
     rewards = answer_guard(results) if cfg.grpo.senior_answer_only else np.array([r.reward for r in results],
                                                                                   dtype=np.float64)
+    rejected = reject_counts(cfg.reward, texts, rewards)  # reward.reject_regex: zeroes ``rewards`` in place
     # failed = by the grader's own reward (a correct rollout the answer guard zeroed has no error to locate)
     weights = credit.weights(tokenizer, rollouts, texts, authors, [r.reward for r in results]) if credit else None
     return StepRollouts(rollouts=rollouts, problem_index=list(problem_index), solo_row=np.array(solo, dtype=bool),
                         texts=texts, results=list(results), rewards=rewards, gen_seconds=gen_seconds,
                         grade_seconds=time.perf_counter() - t1, credit=weights,
-                        credit_counts=credit.counts.as_metrics() if credit is not None and credit.checker else None)
+                        credit_counts=_merged(credit.counts.as_metrics() if credit is not None and credit.checker
+                                              else None, rejected))
+
+
+def _merged(a: dict | None, b: dict | None) -> dict | None:
+    return a if b is None else b if a is None else {**a, **b}
