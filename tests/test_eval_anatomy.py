@@ -92,3 +92,61 @@ def test_world_solutions_hold_no_located_error():
     assert first_failure(check_steps(terse_solution(P)), "eos").kind == "unchecked"
     text = plain_solution(P)
     assert anatomy(check_steps(text), [1] * len(text), "eos", correct=True) == ("none", None)
+
+
+# The budget rule (issue 31): a failure that the budget decided is "truncated", whatever failed first.
+def _world_tok():
+    from tandem_rl.models import load_tokenizer
+
+    return load_tokenizer("world:senior")
+
+
+def _with_rule(problem, text, finish="eos", correct=False, budget=32):
+    from tandem_rl.world.problems import budget_fits
+
+    fits = budget_fits(problem, text, _world_tok(), budget)
+    return fits, anatomy(check_steps(text), [1] * len(text), finish, correct, fits=fits)
+
+
+FOUR = make_problem(10, (("+", 1), ("+", 2), ("+", 3), ("+", 4)))  # 10 11 13 16 20: plain 33 tokens, jargon 37
+THREE = make_problem(10, (("+", 1), ("+", 2), ("+", 3)))           # 10 11 13 16: plain 26, jargon 29
+
+
+def test_budget_rule_on_hand_made_cases():
+    # plain on 4 operations cannot finish in 32 tokens: its false step 2 is not the reason it failed
+    slip = " 10 plus 1 is 11 .\n\n 11 plus 2 is 14 .\n\n 14 plus 3 is 17 .\n\n 17 plus"
+    assert _kind(slip, "length") == "false_step"
+    assert _with_rule(FOUR, slip, "length") == (False, ("truncated", None))
+    # the same failure on 3 operations: every notation fits, the false step stays the failure
+    slip3 = " 10 plus 1 is 11 .\n\n 11 plus 2 is 14 .\n\n 14 plus 3 is 17 .\n\n \\boxed{17}"
+    assert _with_rule(THREE, slip3) == (True, ("false_step", "senior"))
+    # jargon on 4 operations (37 tokens) and a plain + jargon mix (the shorter, plain, 33) do not fit either
+    assert _with_rule(FOUR, " <<10+1=11>>\n\n <<11+2=14>>\n\n \\boxed{14}")[1] == ("truncated", None)
+    assert _with_rule(FOUR, " 10 plus 1 is 11 .\n\n <<11+2=14>>\n\n \\boxed{14}")[1] == ("truncated", None)
+    # terse fits at 4 operations (13 tokens): a wrong terse answer is not the budget's doing
+    assert _with_rule(FOUR, " 11\n\n 13\n\n 16\n\n 19\n\n \\boxed{19}") == (True, ("unchecked", None))
+    # no step at all: any notation may be meant, terse fits, so the ordinary table decides
+    assert _with_rule(FOUR, " \\boxed{19}") == (True, ("unchecked", None))
+    # a correct sample has no failure, fitting or not; a larger budget makes plain fit again
+    assert _with_rule(FOUR, " 10 plus 10 is 20 .\n\n \\boxed{20}", correct=True)[1] == ("none", None)
+    assert _with_rule(FOUR, slip, "length", budget=40) == (True, ("false_step", "senior"))
+    # unknown (no rule, or a problem the rule does not know): the ordinary table
+    assert anatomy(check_steps(slip), [1] * len(slip), "length", False, fits=None) == ("false_step", "senior")
+
+
+def test_the_evaluations_budget_rule_reads_each_records_problem():
+    from types import SimpleNamespace
+
+    from tandem_rl.data.problem import Problem
+    from tandem_rl.eval.runner import budget_rule
+
+    four = Problem("test:a", FOUR.text, "20", "test", {"key": FOUR.key, "n_ops": 4})
+    by_text = Problem("test:b", FOUR.text, "20", "test", {})          # no key column: the text is read back
+    other = Problem("test:c", "What is 2 + 2?", "4", "test", {})     # not a world problem
+    rule = budget_rule(check_steps, {"test": [four, by_text, other]}, _world_tok(), 32)
+    rec = lambda pid, text: SimpleNamespace(benchmark="test", problem_id=pid, text=text)
+    assert rule(rec("test:a", " 10 plus 1 is 11 .")) is False
+    assert rule(rec("test:b", " 10 plus 1 is 11 .")) is False
+    assert rule(rec("test:a", " 11\n\n 13")) is True
+    assert rule(rec("test:c", " 4")) is None and rule(rec("test:zz", " 4")) is None
+    assert budget_rule(lambda text: (0, 0), {"test": [four]}, None, 32) is None  # a checker without the rule

@@ -13,8 +13,16 @@ Reading a failed response from the start, the first failure is one of (``KINDS``
 | ``answer_differs`` | every step holds, but the boxed answer is not the last step's result | the answer |
 | ``misread`` | every step holds, chained, the answer follows, and it is still wrong: a start value, operand or operation that is not the problem's, or a step left out or added | (none) |
 | ``unchecked`` | a wrong answer after no checkable step (e.g. the world's terse notation: running values only) | (none) |
-| ``truncated`` | no answer, the budget ran out | (none) |
+| ``truncated`` | no answer, the budget ran out; or (budget rule) no correct solution fits the budget, whatever failed first | (none) |
 | ``no_answer`` | no answer, the model stopped | (none) |
+
+The budget rule (issue 31): a failure that was decided by the budget is not a false step. Where the step checker
+carries ``fits_budget(problem, text, tokenizer, max_new_tokens) -> bool | None`` (the world's does:
+``tandem_rl/world/steps.py``; for the world "fits" means a correct solution in the notation the sample writes is
+no longer than the budget), the evaluation passes its answer as ``fits``: ``False`` makes any failure of that
+sample ``truncated``; ``True`` or ``None`` (unknown) leave the table above as it is. A sample that writes plain on
+a 4-operation world problem (33 tokens, budget 32) and slips on step 2 then counts as truncated: it could not have
+finished whatever it computed.
 
 Worked example (a co-written text; ``authors`` per character, 1 = senior, 0 = junior)::
 
@@ -84,14 +92,19 @@ def char_authors(segments: Sequence[Sequence]) -> list[int]:
     return [int(a) for a, text in segments for _ in text]
 
 
-def anatomy(check, text_authors: Sequence[int], finish_reason: str, correct: bool) -> tuple[str, Optional[str]]:
-    """``(kind, author)`` for a record: ``("none", None)`` when correct, else the first failure and who wrote it.
+def anatomy(check, text_authors: Sequence[int], finish_reason: str, correct: bool,
+            fits: Optional[bool] = None) -> tuple[str, Optional[str]]:
+    """``(kind, author)`` for a record: ``("none", None)`` when correct, else the first failure and who wrote it;
+    ``fits=False`` (no correct solution fits the budget: the budget rule above) makes every failure ``truncated``.
 
     >>> from tandem_rl.world.steps import check_steps
-    >>> anatomy(check_steps(" 5 plus 1 is 6 .\\n\\n 7 minus 2 is 5 .\\n\\n \\\\boxed{5}"), [1] * 40, "eos", False)
-    ('copy_error', 'senior')
+    >>> check = check_steps(" 5 plus 1 is 6 .\\n\\n 7 minus 2 is 5 .\\n\\n \\\\boxed{5}")
+    >>> anatomy(check, [1] * 40, "eos", False), anatomy(check, [1] * 40, "eos", False, fits=False)
+    (('copy_error', 'senior'), ('truncated', None))
     """
     if correct:
         return NO_FAILURE, None
+    if fits is False:  # the budget decided this sample before its arithmetic could (module docstring)
+        return "truncated", None
     f = first_failure(check, finish_reason)
     return f.kind, who_wrote(f.span, text_authors)

@@ -245,7 +245,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
             if reuse and (out_dir / label / SAMPLES_FILE).is_file():
                 records = _reused(out_dir / label / SAMPLES_FILE, rows)
                 if checker is not None:  # text only: records of an older version gain the anatomy, on disk too
-                    _check_steps(records, checker)
+                    _check_steps(records, checker, budget_rule(checker, benches, tok, ec.max_new_tokens))
                     write_jsonl(out_dir / label / SAMPLES_FILE, records)
                 transfer = (read_jsonl(out_dir / label / TRANSFER_FILE, TransferRecord)
                             if (out_dir / label / TRANSFER_FILE).is_file() else [])
@@ -277,7 +277,7 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
                 for r, flag in zip(solo, notation_flags([r.text for r in solo], ec.notation_regex)):
                     r.notation = flag
             if checker is not None:
-                _check_steps(records, checker)
+                _check_steps(records, checker, budget_rule(checker, benches, tok, ec.max_new_tokens))
             transfer = []
             if "transfer" in metrics_on:
                 transfer, ro = _transfer(cfg, gen, pool, tok, rows, solo, label, progress)
@@ -304,10 +304,25 @@ def evaluate(cfg, seniors: dict[str, str], *, junior: str, base: Optional[str], 
     return {"labels": summaries, "comparison": comparison}
 
 
-def _check_steps(records: list[SampleRecord], checker: StepChecker) -> None:
+def budget_rule(checker, benchmarks: dict[str, list], tokenizer, max_new_tokens: int):
+    """``record -> fits`` from the step checker's optional ``fits_budget`` (the anatomy's budget rule,
+    ``anatomy.py``), or None when the checker has none. ``fits`` is None for a problem the rule does not know."""
+    fits = getattr(checker, "fits_budget", None)
+    if fits is None:
+        return None
+    problems = {(b, p.id): p for b, ps in benchmarks.items() for p in ps}
+
+    def rule(r: SampleRecord) -> Optional[bool]:
+        p = problems.get((r.benchmark, r.problem_id))
+        return None if p is None else fits(p, r.text, tokenizer, max_new_tokens)
+    return rule
+
+
+def _check_steps(records: list[SampleRecord], checker: StepChecker, fits=None) -> None:
     """In place: ``steps`` of the solo records (faithfulness) and, when the checker says where things are
-    written, ``failure`` / ``failure_author`` of every record (the error anatomy, ``anatomy.py``; a checker that
-    only counts is not called on the handoff records)."""
+    written, ``failure`` / ``failure_author`` of every record (the error anatomy, ``anatomy.py``, with the budget
+    rule ``fits`` when given: see ``budget_rule``; a checker that only counts is not called on the handoff
+    records)."""
     rich = None
     for r in sorted(records, key=lambda r: r.schedule != "solo"):  # solo first: they tell what the checker gives
         if r.schedule != "solo" and not rich:
@@ -320,7 +335,7 @@ def _check_steps(records: list[SampleRecord], checker: StepChecker) -> None:
         rich = supports_anatomy(check) if rich is None else rich
         if rich:
             r.failure, r.failure_author = anatomy(check, char_authors(r.segments), r.finish_reason,
-                                                  r.reward >= CORRECT)
+                                                  r.reward >= CORRECT, fits=fits(r) if fits else None)
 
 
 def _transfer(cfg, gen, pool, tok, rows: list[Row], solo: list[SampleRecord], label: str, progress: bool):

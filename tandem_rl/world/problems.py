@@ -160,14 +160,14 @@ def solution(p: WorldProblem, notation: str) -> str:
 _TERSE_STEP = re.compile(r"\s*\d+\s*")
 
 
-def notation_of(text: str) -> str:
-    """The notation of a (possibly co-written) solution: 'plain', 'jargon', 'terse', 'mixed' or 'none' (no step).
+def notations_in(text: str) -> set[str]:
+    """The notations of a (possibly co-written) solution's steps: a subset of ``NOTATIONS`` (empty: no step).
 
     Each paragraph before the answer is one step: jargon if it has ``<<`` or ``>>``, terse if it is a lone number,
     plain otherwise.
 
-        >>> notation_of(" 18\\n\\n 17\\n\\n \\\\boxed{17}"), notation_of(" <<20-2=18>>\\n\\n 18 minus 1 is 17 .")
-        ('terse', 'mixed')
+        >>> sorted(notations_in(" <<20-2=18>>\\n\\n 18 minus 1 is 17 .")), notations_in(" \\\\boxed{17}")
+        (['jargon', 'plain'], set())
     """
     kinds = set()
     for para in text.split("\n\n"):
@@ -175,7 +175,73 @@ def notation_of(text: str) -> str:
         if not para.strip():
             continue
         kinds.add("jargon" if "<<" in para or ">>" in para else "terse" if _TERSE_STEP.fullmatch(para) else "plain")
+    return kinds
+
+
+def notation_of(text: str) -> str:
+    """The notation of a (possibly co-written) solution: 'plain', 'jargon', 'terse', 'mixed' or 'none' (no step).
+
+        >>> notation_of(" 18\\n\\n 17\\n\\n \\\\boxed{17}"), notation_of(" <<20-2=18>>\\n\\n 18 minus 1 is 17 .")
+        ('terse', 'mixed')
+    """
+    kinds = notations_in(text)
     return kinds.pop() if len(kinds) == 1 else "mixed" if kinds else "none"
+
+
+_KEY_OP = re.compile(r"([+-])(\d+)")
+_TEXT_OP = re.compile(r"\. \w+ (" + "|".join(v for vs in VERBS.values() for v in vs) + r") (\d+)")
+_VERB_OP = {v: op for op, vs in VERBS.items() for v in vs}
+
+
+def problem_from_key(key: str) -> WorldProblem:
+    """The arithmetic of a problem file's ``key`` column as a ``WorldProblem`` (names and verbs are defaults).
+
+    >>> problem_from_key("20-2-1").values
+    [20, 18, 17]
+    """
+    start = re.match(r"\d+", key)
+    if start is None:
+        raise ValueError(f"{key!r} is not a world problem key like '20-2-1'")
+    return make_problem(int(start.group(0)), [(op, int(x)) for op, x in _KEY_OP.findall(key[start.end():])])
+
+
+def problem_from_text(text: str) -> WorldProblem | None:
+    """A world problem's arithmetic read back from its text (``WorldProblem.text``), or None if it is not one.
+
+    >>> problem_from_text("Sam has 20 apples. Sam loses 2. Sam buys 1 more. How many apples does Sam have now?").key
+    '20-2+1'
+    """
+    start = re.match(r"\w+ has (\d+) ", text)
+    ops = [(_VERB_OP[v], int(x)) for v, x in _TEXT_OP.findall(text)]
+    if start is None or not ops:
+        return None
+    try:
+        return make_problem(int(start.group(1)), ops)
+    except ValueError:
+        return None
+
+
+def budget_fits(problem: WorldProblem, text: str, tokenizer, max_new_tokens: int) -> bool:
+    """Whether a correct solution of ``problem``, written in the notation(s) of ``text``, fits ``max_new_tokens``.
+
+    "Fits" = the shortest such canonical solution (steps and ``\\boxed{}``; EOS not needed to be graded) has at most
+    ``max_new_tokens`` tokens. A text with no step may be written in any notation. Why per notation: terse
+    solutions always fit (13 tokens at 4 operations), so "any correct solution fits" would hold for every world
+    problem, while a sample that writes plain (33 tokens) or jargon (37) on a 4-operation problem under the demo's
+    32-token budget cannot finish whatever it computes (eval/anatomy.py counts its failure as truncated).
+    With the world tokenizer (one token per number, word and symbol): a 4-operation plain text does not fit 32, the
+    same problem's terse text does::
+
+        >>> from tandem_rl.models import load_tokenizer
+        >>> tok, four = load_tokenizer("world:senior"), problem_from_key("5+1+2+3+4")
+        >>> budget_fits(four, " 5 plus 1 is 6 .", tok, 32), budget_fits(four, " 6\\n\\n 8", tok, 32)  # 33, 13 tokens
+        (False, True)
+        >>> budget_fits(problem_from_key("5+1+2+3"), " <<5+1=7>>", tok, 32)  # jargon, 3 operations: 29 tokens
+        True
+    """
+    notations = notations_in(text) or set(NOTATIONS)
+    need = min(len(tokenizer(solution(problem, n), add_special_tokens=False)["input_ids"]) for n in notations)
+    return need <= max_new_tokens
 
 
 def problem_rows(n: int, seed: int, split: str) -> list[dict]:

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass, field
 
 from tandem_rl.rewards.extract import last_boxed
+from tandem_rl.world.problems import budget_fits, problem_from_key, problem_from_text
 
 _NUM = r"(-?\d+)"
 STEP = re.compile(
@@ -98,6 +99,25 @@ def check_steps(text: str) -> StepCheck:
     boxed = last_boxed(text)
     return StepCheck(len(steps), len(false), false, unlinked, boxed.text if boxed else None,
                      steps[-1].result if steps else None, steps, (boxed.start, boxed.end) if boxed else None)
+
+
+def fits_budget(problem, text: str, tokenizer, max_new_tokens: int) -> bool | None:
+    """The evaluation's budget rule for a world problem (``eval/anatomy.py``, "truncated"): whether a correct
+    solution in the notation ``text`` is written in fits ``max_new_tokens`` (``problems.budget_fits``); None for a
+    problem that is not the world's. ``problem``: a loaded ``tandem_rl.data`` problem (its ``key`` column when the
+    file has one, else its text is read back).
+
+    >>> from types import SimpleNamespace as P
+    >>> fits_budget(P(meta={}, problem="What is 2 + 2?"), " 4", None, 32) is None
+    True
+    """
+    key = (problem.meta or {}).get("key")
+    world = problem_from_key(str(key)) if key else problem_from_text(problem.problem)
+    return None if world is None else budget_fits(world, text, tokenizer, max_new_tokens)
+
+
+# the evaluation asks a step checker for this attribute (eval/runner.py); a checker without it keeps the plain rule
+check_steps.fits_budget = fits_budget
 
 
 @dataclass
