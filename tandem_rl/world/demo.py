@@ -252,7 +252,7 @@ def _drop_stale_evaluations(cfg, seniors: dict, folder: Path) -> None:
     if saved.is_file():
         fresh = folder / ".eval_config.now.yaml"
         save_config(cfg, fresh)
-        same = _records_config(fresh) == _records_config(saved)
+        same = _same_config(_records_config(fresh), _records_config(saved))
         fresh.unlink()
         if not same:
             shutil.rmtree(folder)
@@ -264,14 +264,28 @@ def _drop_stale_evaluations(cfg, seniors: dict, folder: Path) -> None:
 
 
 def _records_config(path: Path) -> dict:
-    """A saved evaluation config without the fields that only group records (seed groups, pairs): a rerun with
-    more seeds reuses the records of the seeds it already has."""
+    """What in a saved evaluation config decides its records: the model, data, reward, rollout and eval sections,
+    without the fields that only group records (seed groups, pairs), so a rerun with more seeds reuses the records
+    of the seeds it already has. Training and GRPO settings are the runs' business (a newer checkpoint marks those)."""
     import yaml
 
     saved = yaml.safe_load(path.read_text()) or {}
     for key in ("seed_groups", "pairs"):
         saved.get("eval", {}).pop(key, None)
-    return saved
+    return {k: saved.get(k) for k in ("model", "data", "reward", "rollout", "eval")}
+
+
+def _same_config(a: dict, b: dict) -> bool:
+    """Equal on every key both hold (a field that one version of tandem-rl does not know is not a difference)::
+
+        >>> _same_config({"eval": {"top_k": 20, "new": 1}}, {"eval": {"top_k": 20}})
+        True
+        >>> _same_config({"eval": {"top_k": 20}}, {"eval": {"top_k": 5}})
+        False
+    """
+    if isinstance(a, dict) and isinstance(b, dict):
+        return all(_same_config(a[k], b[k]) for k in a.keys() & b.keys())
+    return a == b
 
 
 def _run_pool(fn, job_list: list, jobs: int) -> list:
