@@ -17,7 +17,8 @@ Rollout keys:
 - ``reward_by_senior_share/a-b``: mean reward of rollouts whose senior share lies in [a, b) (last bin closed);
 - ``grade_timeouts``: answers whose grading timed out (scored 0); ``reward_solo_mix``: mean reward of the solo_mix
   members when that knob is on; ``answer_guard_zeroed``: rollouts the grader rewarded but ``grpo.senior_answer_only``
-  set to 0 (their answer was not the senior's alone);
+  or ``reward.reject_regex`` set to 0 (their answer was not the senior's alone, or their text matched the regex;
+  ``reject_regex_matched`` / ``reject_regex_zeroed`` count the regex's part);
 - cost per role (``Rollouts.cost``; sums over the step's engine calls and ranks): ``senior_tokens_written`` /
   ``junior_tokens_written`` (the authorship sums), ``senior_forward_seconds`` / ``junior_forward_seconds`` (wall
   time inside each model's forward passes; summed over ranks), ``senior_positions`` / ``junior_positions`` (token

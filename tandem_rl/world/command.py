@@ -41,7 +41,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d.add_argument("--per-seed", action="store_true", help="One row per label instead of pooling <arm>_s<seed>.")
     d.add_argument("--json", action="store_true", help="Print JSON instead of tables.")
     a = sub.add_parser("arithmetic", help="Each senior's chance of writing a wrong step result, per notation, given a "
-                                          "correct solution so far (teacher forcing on the world's test problems).")
+                                          "correct solution so far (teacher forcing on the world's test problems, "
+                                          "at T 0.7 and at the evaluation's decoding), next to the false-result "
+                                          "rate of its own solo samples at that decoding.")
     a.add_argument("seniors", nargs="+", metavar="[LABEL=]MODEL",
                    help="world:senior, a run folder (its newest checkpoint), RUN@best or a checkpoint folder.")
     a.add_argument("--limit", type=int, default=200, help="Test problems read (default 200; ~600 steps).")
